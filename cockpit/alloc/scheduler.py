@@ -1,0 +1,398 @@
+"""A small model of kube-scheduler: filters, a score, and preemption.
+
+It answers "where would this pod go?" the way the default scheduler would for the rules a
+homelab uses: resource requests against free allocatable, unschedulable nodes, taints and
+tolerations, nodeSelector and required node affinity (so arm64/amd64 mixes are honoured),
+required pod anti-affinity, topology spread with DoNotSchedule, and priority with
+preemption of lower-priority pods. Reasons are worded like the scheduler's FitError so an
+operator recognises them ("0/3 nodes are available: 1 Insufficient memory, ...").
+
+Not modelled (and so never claimed): preferred affinities, volume topology, host ports,
+pod affinity (only anti-affinity), extended resources. Scoring approximates the default
+profile: spread replicas of one owner over nodes first, then prefer the least allocated node.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+
+from cockpit.model import Node, Pod, Taint, workload_key_of
+
+NOT_READY_TAINT = "node.kubernetes.io/not-ready"
+UNREACHABLE_TAINT = "node.kubernetes.io/unreachable"
+UNSCHEDULABLE = "node(s) were unschedulable"
+AFFINITY = "node(s) didn't match Pod's node affinity/selector"
+ANTI_AFFINITY = "node(s) didn't match pod anti-affinity rules"
+EXISTING_ANTI_AFFINITY = "node(s) didn't satisfy existing pods anti-affinity rules"
+SPREAD = "node(s) didn't match pod topology spread constraints"
+TOO_MANY_PODS = "Too many pods"
+INSUFFICIENT_CPU = "Insufficient cpu"
+INSUFFICIENT_MEMORY = "Insufficient memory"
+RESOURCE_REASONS = frozenset({TOO_MANY_PODS, INSUFFICIENT_CPU, INSUFFICIENT_MEMORY})
+
+
+def lifecycle_taints(node: Node) -> tuple[Taint, ...]:
+    """The taints the node lifecycle controller adds to a node that is not Ready."""
+    status = node.conditions.get("Ready", "True")
+    if status == "True":
+        return node.taints
+    key = UNREACHABLE_TAINT if status == "Unknown" else NOT_READY_TAINT
+    if any(t.key == key for t in node.taints):
+        return node.taints
+    return (*node.taints, Taint(key, "NoSchedule"), Taint(key, "NoExecute"))
+
+
+def untolerated_taint(pod: Pod, taints: Sequence[Taint]) -> Taint | None:
+    for taint in taints:
+        if taint.effect == "PreferNoSchedule":
+            continue
+        if not any(tol.tolerates(taint) for tol in pod.tolerations):
+            return taint
+    return None
+
+
+def matches_node_selection(pod: Pod, node: Node) -> bool:
+    labels = node.labels
+    for key, value in pod.node_selector.items():
+        if labels.get(key) != value:
+            return False
+    if pod.node_affinity:
+        return any(all(req.matches(labels) for req in term) for term in pod.node_affinity)
+    return True
+
+
+def taint_reason(taint: Taint) -> str:
+    return f"node(s) had untolerated taint {{{taint.key}: {taint.value}}}"
+
+
+def owner_key(pod: Pod) -> tuple[str, ...] | None:
+    key = workload_key_of(pod)
+    if key is not None:
+        return key
+    return (pod.owner.kind, pod.namespace, pod.owner.name) if pod.owner else None
+
+
+@dataclass
+class NodeState:
+    """A node's bookkeeping while pods are being placed."""
+
+    node: Node
+    taints: tuple[Taint, ...]
+    free_cpu: int
+    free_memory: int
+    free_pods: int
+    pods: dict[tuple[str, str], Pod] = field(default_factory=dict)
+
+    def fits(self, cpu: int, memory: int) -> list[str]:
+        reasons = []
+        if self.free_pods < 1:
+            reasons.append(TOO_MANY_PODS)
+        if cpu > self.free_cpu:
+            reasons.append(INSUFFICIENT_CPU)
+        if memory > self.free_memory:
+            reasons.append(INSUFFICIENT_MEMORY)
+        return reasons
+
+
+@dataclass(frozen=True)
+class Preemption:
+    victim: Pod
+    node: str
+    by: Pod
+
+
+@dataclass
+class ScheduleResult:
+    placed: dict[tuple[str, str], str] = field(default_factory=dict)  # pod key -> node
+    pending: dict[tuple[str, str], str] = field(default_factory=dict)  # pod key -> reason
+    preempted: list[Preemption] = field(default_factory=list)
+
+
+class Scheduler:
+    """Places pods one at a time onto a set of nodes, tracking what each placement uses."""
+
+    def __init__(self, nodes: Iterable[Node], bound_pods: Iterable[Pod] = ()) -> None:
+        self.states: dict[str, NodeState] = {}
+        for node in sorted(nodes, key=lambda n: n.name):
+            self.states[node.name] = NodeState(
+                node=node,
+                taints=lifecycle_taints(node),
+                free_cpu=node.allocatable.cpu_or_zero,
+                free_memory=node.allocatable.memory_or_zero,
+                free_pods=node.pods_allocatable,
+            )
+        self._requests: dict[tuple[str, str], tuple[int, int]] = {}
+        # Pods carrying required anti-affinity, so the symmetric check need not scan them all.
+        self._anti_holders: dict[tuple[str, str], tuple[Pod, str]] = {}
+        for pod in bound_pods:
+            if pod.node in self.states and pod.counts_for_allocation:
+                self.bind(pod, pod.node)
+
+    # -- bookkeeping ------------------------------------------------------------------
+
+    def requests_of(self, pod: Pod) -> tuple[int, int]:
+        cached = self._requests.get(pod.key)
+        if cached is None:
+            r = pod.requests
+            cached = self._requests[pod.key] = (r.cpu_or_zero, r.memory_or_zero)
+        return cached
+
+    def bind(self, pod: Pod, node: str) -> None:
+        state = self.states[node]
+        cpu, memory = self.requests_of(pod)
+        state.free_cpu -= cpu
+        state.free_memory -= memory
+        state.free_pods -= 1
+        state.pods[pod.key] = pod
+        if pod.anti_affinity:
+            self._anti_holders[pod.key] = (pod, node)
+
+    def unbind(self, pod: Pod, node: str) -> None:
+        state = self.states[node]
+        cpu, memory = self.requests_of(pod)
+        state.free_cpu += cpu
+        state.free_memory += memory
+        state.free_pods += 1
+        del state.pods[pod.key]
+        self._anti_holders.pop(pod.key, None)
+
+    # -- filters ----------------------------------------------------------------------
+
+    def static_reason(self, pod: Pod, state: NodeState) -> str | None:
+        """Filters that no preemption can change: unschedulable, taints, node selection."""
+        if state.node.unschedulable:
+            # Like the NodeUnschedulable plugin: tolerating the unschedulable taint is the
+            # only way past a cordon (DaemonSet pods carry that toleration).
+            cordon = Taint("node.kubernetes.io/unschedulable", "NoSchedule")
+            if not any(t.tolerates(cordon) for t in pod.tolerations):
+                return UNSCHEDULABLE
+        taint = untolerated_taint(pod, state.taints)
+        if taint is not None:
+            return taint_reason(taint)
+        if not matches_node_selection(pod, state.node):
+            return AFFINITY
+        return None
+
+    def _domain(self, state: NodeState, key: str) -> str | None:
+        if key == "kubernetes.io/hostname":
+            return state.node.labels.get(key, state.node.name)
+        return state.node.labels.get(key)
+
+    def anti_affinity_reason(self, pod: Pod, state: NodeState) -> str | None:
+        for term in pod.anti_affinity:
+            domain = self._domain(state, term.topology_key)
+            if domain is None:
+                continue
+            namespaces = term.namespaces or (pod.namespace,)
+            for other in self._pods_in_domain(term.topology_key, domain, state):
+                if other.namespace in namespaces and term.selector.matches(other.labels):
+                    return ANTI_AFFINITY
+        for other, holder in self._anti_holders.values():
+            holder_state = self.states[holder]
+            for term in other.anti_affinity:
+                namespaces = term.namespaces or (other.namespace,)
+                if pod.namespace not in namespaces or not term.selector.matches(pod.labels):
+                    continue
+                domain = self._domain(state, term.topology_key)
+                if domain is not None and domain == self._domain(holder_state, term.topology_key):
+                    return EXISTING_ANTI_AFFINITY
+        return None
+
+    def _pods_in_domain(self, key: str, domain: str, near: NodeState) -> Iterable[Pod]:
+        if key == "kubernetes.io/hostname":
+            return near.pods.values()
+        return (
+            pod
+            for state in self.states.values()
+            if self._domain(state, key) == domain
+            for pod in state.pods.values()
+        )
+
+    def spread_reason(self, pod: Pod, state: NodeState, domains: list[NodeState]) -> str | None:
+        """PodTopologySpread with the default policies: domains are the nodes that match the
+        pod's node selection whatever their taints, so a dead node still counts (with no pods),
+        which is exactly why maxSkew 1 on hostname can strand pods after a node loss."""
+        for constraint in pod.spread:
+            if constraint.when_unsatisfiable != "DoNotSchedule":
+                continue
+            key = constraint.topology_key
+            counts: Counter[str] = Counter()
+            for candidate in domains:
+                domain = self._domain(candidate, key)
+                if domain is None:
+                    continue
+                counts[domain] += sum(
+                    1
+                    for other in candidate.pods.values()
+                    if other.namespace == pod.namespace and constraint.selector.matches(other.labels)
+                )
+            domain = self._domain(state, key)
+            if domain is None:
+                return SPREAD
+            self_match = 1 if constraint.selector.matches(pod.labels) else 0
+            lowest = min(counts.values()) if counts else 0
+            if counts[domain] + self_match - lowest > constraint.max_skew:
+                return SPREAD
+        return None
+
+    # -- placement --------------------------------------------------------------------
+
+    def feasible(self, pod: Pod) -> tuple[list[NodeState], dict[str, str]]:
+        """Nodes that pass every filter, and for the rest the first reason they failed."""
+        cpu, memory = self.requests_of(pod)
+        reasons: dict[str, str] = {}
+        passed_static: list[NodeState] = []
+        for name, state in self.states.items():
+            reason = self.static_reason(pod, state)
+            if reason is not None:
+                reasons[name] = reason
+            else:
+                passed_static.append(state)
+        domains = self._spread_domains(pod)
+        fits: list[NodeState] = []
+        for state in passed_static:
+            lacking = state.fits(cpu, memory)
+            if lacking:
+                reasons[state.node.name] = ", ".join(lacking)
+                continue
+            reason = self.placement_rule_reason(pod, state, domains)
+            if reason is not None:
+                reasons[state.node.name] = reason
+            else:
+                fits.append(state)
+        return fits, reasons
+
+    def _spread_domains(self, pod: Pod) -> list[NodeState]:
+        if not pod.spread:
+            return []
+        return [s for s in self.states.values() if matches_node_selection(pod, s.node)]
+
+    def placement_rule_reason(
+        self, pod: Pod, state: NodeState, domains: list[NodeState]
+    ) -> str | None:
+        return self.anti_affinity_reason(pod, state) or self.spread_reason(pod, state, domains)
+
+    def score(self, pod: Pod, states: list[NodeState]) -> NodeState:
+        owner = owner_key(pod)
+        cpu, memory = self.requests_of(pod)
+
+        def rank(state: NodeState) -> tuple[int, float, str]:
+            siblings = (
+                sum(1 for other in state.pods.values() if owner_key(other) == owner)
+                if owner
+                else 0
+            )
+            alloc = state.node.allocatable
+            free = 0.0
+            if alloc.cpu_or_zero:
+                free += (state.free_cpu - cpu) / alloc.cpu_or_zero
+            if alloc.memory_or_zero:
+                free += (state.free_memory - memory) / alloc.memory_or_zero
+            return (siblings, -free, state.node.name)
+
+        return min(states, key=rank)
+
+    def preempt_for(self, pod: Pod, reasons: dict[str, str]) -> tuple[str, list[Pod]] | None:
+        """Find a node where evicting lower-priority pods makes room, with the fewest and
+        least important victims, as the scheduler's default preemption does."""
+        if pod.preemption_policy == "Never":
+            return None
+        cpu, memory = self.requests_of(pod)
+        domains = self._spread_domains(pod)
+        best: tuple[tuple[int, int, int, str], str, list[Pod]] | None = None
+        for name, reason in reasons.items():
+            if not set(reason.split(", ")) <= RESOURCE_REASONS:
+                continue
+            state = self.states[name]
+            lower = [p for p in state.pods.values() if p.priority < pod.priority and not p.is_mirror]
+            if not lower or self.placement_rule_reason(pod, state, domains) is not None:
+                continue
+            free_cpu = state.free_cpu + sum(self.requests_of(p)[0] for p in lower)
+            free_memory = state.free_memory + sum(self.requests_of(p)[1] for p in lower)
+            free_pods = state.free_pods + len(lower)
+            if cpu > free_cpu or memory > free_memory or free_pods < 1:
+                continue
+            free_cpu -= cpu
+            free_memory -= memory
+            free_pods -= 1
+            victims = []
+            # Reprieve the most important victims first; whoever no longer fits is evicted.
+            for victim in sorted(lower, key=lambda p: (-p.priority, p.created, p.name)):
+                v_cpu, v_memory = self.requests_of(victim)
+                if v_cpu <= free_cpu and v_memory <= free_memory and free_pods >= 1:
+                    free_cpu -= v_cpu
+                    free_memory -= v_memory
+                    free_pods -= 1
+                else:
+                    victims.append(victim)
+            rank = (
+                max(v.priority for v in victims) if victims else -(2**31),
+                sum(v.priority for v in victims),
+                len(victims),
+                name,
+            )
+            if best is None or rank < best[0]:
+                best = (rank, name, victims)
+        if best is None:
+            return None
+        return best[1], best[2]
+
+    def run(self, queue: Sequence[Pod]) -> ScheduleResult:
+        """Schedule pods highest priority first (oldest first within a priority), preempting
+        where allowed; preempted pods rejoin the queue and may land elsewhere."""
+        result = ScheduleResult()
+        heap: list[tuple[int, float, int, Pod]] = []
+        counter = 0
+        for pod in queue:
+            heapq.heappush(heap, (-pod.priority, pod.created, counter, pod))
+            counter += 1
+        while heap:
+            _, _, _, pod = heapq.heappop(heap)
+            fits, reasons = self.feasible(pod)
+            if fits:
+                node = self.score(pod, fits).node.name
+                self.bind(pod, node)
+                result.placed[pod.key] = node
+                result.pending.pop(pod.key, None)
+                continue
+            found = self.preempt_for(pod, reasons)
+            if found is None:
+                result.placed.pop(pod.key, None)
+                result.pending[pod.key] = fit_error(len(self.states), reasons)
+                continue
+            node, victims = found
+            for victim in victims:
+                self.unbind(victim, node)
+                result.placed.pop(victim.key, None)
+                result.preempted.append(Preemption(victim, node, pod))
+                unbound = replace(victim, node=None, phase="Pending")
+                heapq.heappush(heap, (-victim.priority, victim.created, counter, unbound))
+                counter += 1
+            self.bind(pod, node)
+            result.placed[pod.key] = node
+            result.pending.pop(pod.key, None)
+        return result
+
+
+def fit_error(total: int, reasons: dict[str, str]) -> str:
+    """The scheduler's FitError text: reason counts, sorted as strings."""
+    histogram: Counter[str] = Counter()
+    for reason in reasons.values():
+        for part in reason.split(", "):
+            histogram[part] += 1
+    parts = sorted(f"{count} {reason}" for reason, count in histogram.items())
+    return f"0/{total} nodes are available: {', '.join(parts)}."
+
+
+def eligible_for_daemonset(pod: Pod, nodes: Iterable[Node]) -> list[Node]:
+    """Nodes a DaemonSet pod would run on: taints and node selection only, no resources."""
+    out = []
+    for node in nodes:
+        if untolerated_taint(pod, lifecycle_taints(node)) is None and matches_node_selection(
+            pod, node
+        ):
+            out.append(node)
+    return out

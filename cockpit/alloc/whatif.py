@@ -1,0 +1,357 @@
+"""What if node N is drained, node N is lost, or physical host H is lost?
+
+The displaced pods are re-placed on what remains by the scheduler model (requests, taints,
+node selection including arch, anti-affinity, topology spread, priority and preemption).
+The report says where each pod lands, what goes Pending and why, what is preempted, each
+node's new requests and peak-usage level, which PDBs are broken, and which workloads lose
+every ready replica.
+
+Semantics follow Kubernetes, including the parts that surprise people:
+* drain: DaemonSet and mirror pods stay; other pods are evicted and their controllers
+  recreate them elsewhere; bare pods are deleted for good (kubectl needs --force);
+* loss: the node goes NotReady, its pods are evicted after the unreachable toleration
+  (300 s by default) and recreated elsewhere -- except StatefulSet pods, which stay
+  Terminating until the node is deleted or marked out-of-service, because a StatefulSet
+  never runs two copies of one identity. We still show where they would go, flagged.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from cockpit.alloc.ledger import percent
+from cockpit.alloc.scheduler import Preemption, Scheduler
+from cockpit.alloc.thresholds import DEFAULT_THRESHOLDS, Level, Thresholds
+from cockpit.model import Node, Pod, Snapshot, workload_key_of
+
+ScenarioKind = Literal["drain", "lose-node", "lose-host"]
+# Controllers that recreate their pods when a pod is evicted or deleted.
+RECREATING_OWNERS = frozenset({"ReplicaSet", "StatefulSet", "ReplicationController", "Job"})
+STATEFULSET_NOTE = ("StatefulSet pod: not replaced until the lost node is deleted or tainted "
+                    "node.kubernetes.io/out-of-service")
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    kind: ScenarioKind
+    target: str
+
+    def describe(self) -> str:
+        return {
+            "drain": f"node {self.target} is drained",
+            "lose-node": f"node {self.target} is lost",
+            "lose-host": f"host {self.target} is lost",
+        }[self.kind]
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    pod: Pod
+    source: str
+    target: str | None  # None: Pending
+    reason: str = ""  # why it is Pending
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class NodeAfter:
+    name: str
+    lost: bool
+    requests_cpu_before: int
+    requests_cpu_after: int
+    requests_memory_before: int
+    requests_memory_after: int
+    allocatable_cpu: int
+    allocatable_memory: int
+    peak_memory_after: int
+    requests_memory_percent: float | None
+    peak_memory_percent: float | None
+    peak_memory_level: Level | None
+
+
+@dataclass(frozen=True, slots=True)
+class PdbImpact:
+    namespace: str
+    name: str
+    expected: int
+    desired_healthy: int
+    healthy_before: int
+    healthy_during: int  # right after the disruption, before anything is recreated
+    healthy_after: int  # once the re-placement settles
+
+    @property
+    def disrupted(self) -> bool:
+        """Below the budget while replacements start (a drain waits on 429s here)."""
+        return self.healthy_during < self.desired_healthy
+
+    @property
+    def violated(self) -> bool:
+        """Still below the budget once everything that can run is running."""
+        return self.healthy_after < self.desired_healthy
+
+
+@dataclass(frozen=True, slots=True)
+class WorkloadImpact:
+    ref: str
+    replicas: int
+    ready_before: int
+    ready_during: int
+    ready_after: int
+
+    @property
+    def outage(self) -> bool:
+        """Every ready replica gone at once: the service is down until a replacement runs."""
+        return self.ready_before > 0 and self.ready_during == 0
+
+    @property
+    def stays_down(self) -> bool:
+        return self.ready_before > 0 and self.ready_after == 0
+
+
+@dataclass(frozen=True)
+class WhatIfReport:
+    scenario: Scenario
+    affected_nodes: tuple[str, ...]
+    moves: tuple[Move, ...]  # displaced pods: placed or Pending
+    preempted: tuple[Preemption, ...]
+    stays: tuple[tuple[Pod, str], ...]  # pods not moved (DaemonSet, mirror), with why
+    lost: tuple[tuple[Pod, str], ...]  # pods nobody recreates
+    nodes: tuple[NodeAfter, ...]
+    pdbs: tuple[PdbImpact, ...]
+    workloads: tuple[WorkloadImpact, ...]
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def placed(self) -> list[Move]:
+        return [m for m in self.moves if m.target is not None]
+
+    @property
+    def pending(self) -> list[Move]:
+        return [m for m in self.moves if m.target is None]
+
+    @property
+    def outages(self) -> list[WorkloadImpact]:
+        return [w for w in self.workloads if w.outage]
+
+    @property
+    def violated_pdbs(self) -> list[PdbImpact]:
+        return [p for p in self.pdbs if p.violated]
+
+
+class UnknownTarget(ValueError):
+    """The scenario names a node or host that is not in the snapshot."""
+
+
+def affected_nodes(snapshot: Snapshot, scenario: Scenario) -> list[str]:
+    if scenario.kind == "lose-host":
+        if scenario.target not in snapshot.host_by_name:
+            known = ", ".join(sorted(snapshot.host_by_name)) or "none"
+            raise UnknownTarget(f"unknown host {scenario.target!r} (hosts: {known})")
+        return list(snapshot.nodes_by_host.get(scenario.target, []))
+    if scenario.target not in snapshot.node_by_name:
+        known = ", ".join(sorted(snapshot.node_by_name)) or "none"
+        raise UnknownTarget(f"unknown node {scenario.target!r} (nodes: {known})")
+    return [scenario.target]
+
+
+def what_if(
+    snapshot: Snapshot, scenario: Scenario, thresholds: Thresholds = DEFAULT_THRESHOLDS
+) -> WhatIfReport:
+    affected = affected_nodes(snapshot, scenario)
+    hit = set(affected)
+    losing = scenario.kind != "drain"
+    nodes = [_disrupted(n, losing) if n.name in hit else n for n in snapshot.nodes]
+
+    displaced: list[Pod] = []
+    stays: list[tuple[Pod, str]] = []
+    lost: list[tuple[Pod, str]] = []
+    bound: list[Pod] = []
+    for pod in snapshot.pods:
+        if pod.node not in hit:
+            if pod.node is not None:
+                bound.append(pod)
+            continue
+        if pod.is_mirror:
+            (lost if losing else stays).append((pod, "mirror pod (static, managed by kubelet)"))
+            if not losing:
+                bound.append(pod)
+        elif pod.is_daemonset:
+            (lost if losing else stays).append((pod, "DaemonSet pod (runs on every node)"))
+            if not losing:
+                bound.append(pod)
+        elif pod.phase in ("Succeeded", "Failed"):
+            continue
+        elif pod.owner is None or pod.owner.kind not in RECREATING_OWNERS:
+            why = "no controller recreates it" + ("" if losing else " (drain needs --force)")
+            lost.append((pod, why))
+        else:
+            displaced.append(replace(pod, node=None, phase="Pending"))
+
+    scheduler = Scheduler(nodes, bound)
+    result = scheduler.run(displaced)
+    source = {p.key: p.node for p in snapshot.pods}
+    moves = []
+    for pod in displaced:
+        target = result.placed.get(pod.key)
+        note = STATEFULSET_NOTE if losing and pod.owner and pod.owner.kind == "StatefulSet" else ""
+        moves.append(Move(pod, source[pod.key] or "", target,
+                          result.pending.get(pod.key, ""), note))
+    # Victims of preemption that ended up nowhere are Pending too; say so as moves.
+    for pre in result.preempted:
+        if pre.victim.key in result.pending and pre.victim.key not in {m.pod.key for m in moves}:
+            moves.append(Move(pre.victim, pre.node, None, result.pending[pre.victim.key],
+                              f"preempted by {pre.by.namespace}/{pre.by.name}"))
+
+    after_pods = _pods_after(snapshot, hit, losing, result.placed, displaced, result.preempted)
+    notes = _notes(scenario, affected, losing, moves)
+    return WhatIfReport(
+        scenario=scenario,
+        affected_nodes=tuple(affected),
+        moves=tuple(moves),
+        preempted=tuple(result.preempted),
+        stays=tuple(stays),
+        lost=tuple(lost),
+        nodes=_nodes_after(snapshot, hit, after_pods, thresholds),
+        pdbs=_pdb_impacts(snapshot, hit, losing, after_pods),
+        workloads=_workload_impacts(snapshot, hit, after_pods, result.preempted),
+        notes=notes,
+    )
+
+
+def _disrupted(node: Node, losing: bool) -> Node:
+    if losing:
+        return replace(node, conditions={**node.conditions, "Ready": "Unknown"})
+    return replace(node, unschedulable=True)
+
+
+def _pods_after(
+    snapshot: Snapshot,
+    hit: set[str],
+    losing: bool,
+    placed: dict[tuple[str, str], str],
+    displaced: list[Pod],
+    preempted: Iterable[Preemption],
+) -> dict[tuple[str, str], Pod]:
+    """Every pod that runs once things settle, keyed by pod, with its node."""
+    victims = {p.victim.key for p in preempted}
+    out: dict[tuple[str, str], Pod] = {}
+    for pod in snapshot.pods:
+        if pod.node is None or pod.key in victims:
+            continue
+        if pod.node in hit and (losing or not (pod.is_daemonset or pod.is_mirror)):
+            continue
+        out[pod.key] = pod
+    for pod in displaced:
+        node = placed.get(pod.key)
+        if node is not None:
+            out[pod.key] = replace(pod, node=node, phase="Running")
+    for key, node in placed.items():  # preempted pods that found another home
+        if key not in out:
+            original = next((p.victim for p in preempted if p.victim.key == key), None)
+            if original is not None:
+                out[key] = replace(original, node=node, phase="Running")
+    return out
+
+
+def _nodes_after(
+    snapshot: Snapshot, hit: set[str], after: dict[tuple[str, str], Pod], t: Thresholds
+) -> tuple[NodeAfter, ...]:
+    by_node: dict[str, list[Pod]] = defaultdict(list)
+    for pod in after.values():
+        by_node[pod.node or ""].append(pod)
+    out = []
+    for node in snapshot.nodes:
+        before = [p for p in snapshot.pods_by_node.get(node.name, ()) if p.counts_for_allocation]
+        now = by_node.get(node.name, [])
+        alloc_mem = node.allocatable.memory or 0
+        peak = sum(_peak_memory(p) for p in now)
+        req_mem_after = sum(p.requests.memory or 0 for p in now)
+        peak_pct = percent(peak, alloc_mem)
+        out.append(NodeAfter(
+            name=node.name,
+            lost=node.name in hit,
+            requests_cpu_before=sum(p.requests.cpu or 0 for p in before),
+            requests_cpu_after=sum(p.requests.cpu or 0 for p in now),
+            requests_memory_before=sum(p.requests.memory or 0 for p in before),
+            requests_memory_after=req_mem_after,
+            allocatable_cpu=node.allocatable.cpu or 0,
+            allocatable_memory=alloc_mem,
+            peak_memory_after=peak,
+            requests_memory_percent=percent(req_mem_after, alloc_mem),
+            peak_memory_percent=peak_pct,
+            peak_memory_level=t.usage_level("memory", peak_pct) if peak_pct is not None else None,
+        ))
+    return tuple(out)
+
+
+def _peak_memory(pod: Pod) -> int:
+    if pod.profile is not None and pod.profile.peak.memory is not None:
+        return pod.profile.peak.memory
+    if pod.usage is not None and pod.usage.memory is not None:
+        return pod.usage.memory
+    return pod.requests.memory or 0
+
+
+def _pdb_impacts(
+    snapshot: Snapshot, hit: set[str], losing: bool, after: dict[tuple[str, str], Pod]
+) -> tuple[PdbImpact, ...]:
+    by_namespace: dict[str, list[Pod]] = defaultdict(list)
+    for pod in snapshot.pods:
+        by_namespace[pod.namespace].append(pod)
+    out = []
+    for pdb in snapshot.pdbs:
+        members = [p for p in by_namespace.get(pdb.namespace, ()) if pdb.selector.matches(p.labels)]
+        expected = len(members)
+        healthy_before = sum(1 for p in members if p.node and p.phase == "Running" and p.ready)
+        during = sum(1 for p in members if p.node and p.phase == "Running" and p.ready
+                     and p.node not in hit and p.key in after)
+        healthy_after = sum(1 for p in members if p.key in after)
+        out.append(PdbImpact(pdb.namespace, pdb.name, expected, pdb.desired_healthy(expected),
+                             healthy_before, during, healthy_after))
+    return tuple(out)
+
+
+def _workload_impacts(
+    snapshot: Snapshot,
+    hit: set[str],
+    after: dict[tuple[str, str], Pod],
+    preempted: Iterable[Preemption],
+) -> tuple[WorkloadImpact, ...]:
+    victims = {p.victim.key for p in preempted}
+    before: Counter = Counter()
+    during: Counter = Counter()
+    settled: Counter = Counter()
+    for pod in snapshot.pods:
+        key = workload_key_of(pod)
+        if key is None or pod.node is None or pod.phase != "Running":
+            continue
+        before[key] += 1
+        if pod.node not in hit and pod.key not in victims:
+            during[key] += 1
+    for pod in after.values():
+        key = workload_key_of(pod)
+        if key is not None:
+            settled[key] += 1
+    out = []
+    for w in snapshot.workloads:
+        if w.kind == "DaemonSet":
+            continue  # one per node by design; losing a node's copy is not an outage
+        out.append(WorkloadImpact(w.ref, w.replicas, before[w.key], during[w.key], settled[w.key]))
+    return tuple(out)
+
+
+def _notes(scenario: Scenario, affected: list[str], losing: bool, moves: list[Move]) -> tuple:
+    notes = []
+    if not affected:
+        notes.append(f"no Kubernetes node runs on {scenario.target}; nothing moves")
+    if losing:
+        notes.append("pods on a lost node are evicted after the unreachable toleration "
+                     "(300 s by default) and only then recreated elsewhere")
+        if any(m.note == STATEFULSET_NOTE for m in moves):
+            notes.append("StatefulSet pods stay Terminating on a lost node until you delete "
+                         "the node or taint it node.kubernetes.io/out-of-service=nodeshutdown:"
+                         "NoExecute; their placement below assumes you do")
+    return tuple(notes)

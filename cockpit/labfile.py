@@ -31,7 +31,6 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -260,8 +259,11 @@ def _locate(text: str, path: tuple[str | int, ...]) -> int | None:
 # --- public entry points --------------------------------------------------------------------
 
 
+LABS_DIR = Path(__file__).parent / "labs"
+
+
 def builtin_lab_path(name: str) -> Path:
-    return Path(str(resources.files("cockpit") / "labs" / f"{name}.toml"))
+    return LABS_DIR / f"{name}.toml"
 
 
 def resolve(spec: str) -> Path:
@@ -549,7 +551,7 @@ class _LabReader:
             pt.done()
 
     def read_system_workloads(self, distro: str) -> None:
-        path = resources.files("cockpit") / "labs" / "system" / f"{distro}.toml"
+        path = LABS_DIR / "system" / f"{distro}.toml"
         text = path.read_text(encoding="utf-8")
         inner = _LabReader(_Context(str(path), text))
         inner.draft = self.draft  # system pods land in the same lab

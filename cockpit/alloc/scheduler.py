@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 
 from cockpit.model import Node, Pod, Taint, workload_key_of
 
+HOSTNAME = "kubernetes.io/hostname"
 NOT_READY_TAINT = "node.kubernetes.io/not-ready"
 UNREACHABLE_TAINT = "node.kubernetes.io/unreachable"
 UNSCHEDULABLE = "node(s) were unschedulable"
@@ -32,6 +33,7 @@ TOO_MANY_PODS = "Too many pods"
 INSUFFICIENT_CPU = "Insufficient cpu"
 INSUFFICIENT_MEMORY = "Insufficient memory"
 RESOURCE_REASONS = frozenset({TOO_MANY_PODS, INSUFFICIENT_CPU, INSUFFICIENT_MEMORY})
+Forbidden = dict[str, set[str]]  # topology key -> domains a pod may not join
 
 
 def lifecycle_taints(node: Node) -> tuple[Taint, ...]:
@@ -85,6 +87,7 @@ class NodeState:
     free_memory: int
     free_pods: int
     pods: dict[tuple[str, str], Pod] = field(default_factory=dict)
+    owners: Counter = field(default_factory=Counter)  # owner key -> pods here, for spreading
 
     def fits(self, cpu: int, memory: int) -> list[str]:
         reasons = []
@@ -95,6 +98,9 @@ class NodeState:
         if memory > self.free_memory:
             reasons.append(INSUFFICIENT_MEMORY)
         return reasons
+
+
+Rules = tuple[tuple[Forbidden, Forbidden], list["NodeState"]]
 
 
 @dataclass(frozen=True)
@@ -125,8 +131,13 @@ class Scheduler:
                 free_pods=node.pods_allocatable,
             )
         self._requests: dict[tuple[str, str], tuple[int, int]] = {}
-        # Pods carrying required anti-affinity, so the symmetric check need not scan them all.
-        self._anti_holders: dict[tuple[str, str], tuple[Pod, str]] = {}
+        # Anti-affinity is decided once per pod, not once per node: these indexes find the
+        # bound pods a term selects, and the bound pods whose terms select the newcomer,
+        # by (namespace, label, value); what they yield is a set of forbidden domains.
+        self._by_label: dict[tuple[str, str, str], dict[tuple[str, str], str]] = {}
+        self._holders: dict[tuple[str, str, str], dict[tuple[str, str], str]] = {}
+        self._holders_any: dict[tuple[str, str], str] = {}  # terms without matchLabels
+        self._where: dict[tuple[str, str], Pod] = {}
         for pod in bound_pods:
             if pod.node in self.states and pod.counts_for_allocation:
                 self.bind(pod, pod.node)
@@ -147,8 +158,12 @@ class Scheduler:
         state.free_memory -= memory
         state.free_pods -= 1
         state.pods[pod.key] = pod
-        if pod.anti_affinity:
-            self._anti_holders[pod.key] = (pod, node)
+        state.owners[owner_key(pod)] += 1
+        self._where[pod.key] = pod
+        for label in pod.labels.items():
+            self._by_label.setdefault((pod.namespace, *label), {})[pod.key] = node
+        for slot in self._holder_slots(pod):
+            slot[pod.key] = node
 
     def unbind(self, pod: Pod, node: str) -> None:
         state = self.states[node]
@@ -157,7 +172,23 @@ class Scheduler:
         state.free_memory += memory
         state.free_pods += 1
         del state.pods[pod.key]
-        self._anti_holders.pop(pod.key, None)
+        state.owners[owner_key(pod)] -= 1
+        del self._where[pod.key]
+        for label in pod.labels.items():
+            self._by_label[(pod.namespace, *label)].pop(pod.key, None)
+        for slot in self._holder_slots(pod):
+            slot.pop(pod.key, None)
+
+    def _holder_slots(self, pod: Pod) -> list[dict[tuple[str, str], str]]:
+        slots = []
+        for term in pod.anti_affinity:
+            if not term.selector.match_labels:
+                slots.append(self._holders_any)
+                continue
+            label = next(iter(term.selector.match_labels.items()))
+            for namespace in term.namespaces or (pod.namespace,):
+                slots.append(self._holders.setdefault((namespace, *label), {}))
+        return slots
 
     # -- filters ----------------------------------------------------------------------
 
@@ -177,39 +208,53 @@ class Scheduler:
         return None
 
     def _domain(self, state: NodeState, key: str) -> str | None:
-        if key == "kubernetes.io/hostname":
+        if key == HOSTNAME:
             return state.node.labels.get(key, state.node.name)
         return state.node.labels.get(key)
 
-    def anti_affinity_reason(self, pod: Pod, state: NodeState) -> str | None:
+    def forbidden_domains(self, pod: Pod) -> tuple[Forbidden, Forbidden]:
+        """Topology domains the pod may not join: those holding pods its own terms select,
+        and those whose pods' terms select it (anti-affinity is symmetric)."""
+        own: Forbidden = {}
         for term in pod.anti_affinity:
-            domain = self._domain(state, term.topology_key)
-            if domain is None:
-                continue
-            namespaces = term.namespaces or (pod.namespace,)
-            for other in self._pods_in_domain(term.topology_key, domain, state):
-                if other.namespace in namespaces and term.selector.matches(other.labels):
-                    return ANTI_AFFINITY
-        for other, holder in self._anti_holders.values():
-            holder_state = self.states[holder]
+            for namespace in term.namespaces or (pod.namespace,):
+                if term.selector.match_labels:
+                    label = next(iter(term.selector.match_labels.items()))
+                    candidates = self._by_label.get((namespace, *label), {})
+                else:
+                    candidates = {k: p.node or "" for k, p in self._where.items()
+                                  if p.namespace == namespace}
+                for key, node in candidates.items():
+                    if term.selector.matches(self._where[key].labels):
+                        self._forbid(own, term.topology_key, node)
+        theirs: Forbidden = {}
+        holders: dict[tuple[str, str], str] = dict(self._holders_any)
+        for label in pod.labels.items():
+            holders.update(self._holders.get((pod.namespace, *label), {}))
+        for key, node in holders.items():
+            other = self._where[key]
             for term in other.anti_affinity:
                 namespaces = term.namespaces or (other.namespace,)
-                if pod.namespace not in namespaces or not term.selector.matches(pod.labels):
-                    continue
-                domain = self._domain(state, term.topology_key)
-                if domain is not None and domain == self._domain(holder_state, term.topology_key):
-                    return EXISTING_ANTI_AFFINITY
-        return None
+                if pod.namespace in namespaces and term.selector.matches(pod.labels):
+                    self._forbid(theirs, term.topology_key, node)
+        return own, theirs
 
-    def _pods_in_domain(self, key: str, domain: str, near: NodeState) -> Iterable[Pod]:
-        if key == "kubernetes.io/hostname":
-            return near.pods.values()
-        return (
-            pod
-            for state in self.states.values()
-            if self._domain(state, key) == domain
-            for pod in state.pods.values()
-        )
+    def _forbid(self, forbidden: Forbidden, key: str, node: str) -> None:
+        domain = self._domain(self.states[node], key) if node in self.states else None
+        if domain is not None:
+            forbidden.setdefault(key, set()).add(domain)
+
+    def anti_affinity_reason(
+        self, state: NodeState, forbidden: tuple[Forbidden, Forbidden]
+    ) -> str | None:
+        own, theirs = forbidden
+        for key, domains in own.items():
+            if self._domain(state, key) in domains:
+                return ANTI_AFFINITY
+        for key, domains in theirs.items():
+            if self._domain(state, key) in domains:
+                return EXISTING_ANTI_AFFINITY
+        return None
 
     def spread_reason(self, pod: Pod, state: NodeState, domains: list[NodeState]) -> str | None:
         """PodTopologySpread with the default policies: domains are the nodes that match the
@@ -251,14 +296,14 @@ class Scheduler:
                 reasons[name] = reason
             else:
                 passed_static.append(state)
-        domains = self._spread_domains(pod)
+        rules = self._rules(pod)
         fits: list[NodeState] = []
         for state in passed_static:
             lacking = state.fits(cpu, memory)
             if lacking:
                 reasons[state.node.name] = ", ".join(lacking)
                 continue
-            reason = self.placement_rule_reason(pod, state, domains)
+            reason = self.placement_rule_reason(pod, state, rules)
             if reason is not None:
                 reasons[state.node.name] = reason
             else:
@@ -270,21 +315,21 @@ class Scheduler:
             return []
         return [s for s in self.states.values() if matches_node_selection(pod, s.node)]
 
-    def placement_rule_reason(
-        self, pod: Pod, state: NodeState, domains: list[NodeState]
-    ) -> str | None:
-        return self.anti_affinity_reason(pod, state) or self.spread_reason(pod, state, domains)
+    def _rules(self, pod: Pod) -> Rules:
+        """What the pod's placement rules need, computed once for all candidate nodes."""
+        return self.forbidden_domains(pod), self._spread_domains(pod)
+
+    def placement_rule_reason(self, pod: Pod, state: NodeState, rules: Rules) -> str | None:
+        forbidden, domains = rules
+        return self.anti_affinity_reason(state, forbidden) or self.spread_reason(
+            pod, state, domains)
 
     def score(self, pod: Pod, states: list[NodeState]) -> NodeState:
         owner = owner_key(pod)
         cpu, memory = self.requests_of(pod)
 
         def rank(state: NodeState) -> tuple[int, float, str]:
-            siblings = (
-                sum(1 for other in state.pods.values() if owner_key(other) == owner)
-                if owner
-                else 0
-            )
+            siblings = state.owners[owner] if owner else 0
             alloc = state.node.allocatable
             free = 0.0
             if alloc.cpu_or_zero:
@@ -301,14 +346,14 @@ class Scheduler:
         if pod.preemption_policy == "Never":
             return None
         cpu, memory = self.requests_of(pod)
-        domains = self._spread_domains(pod)
+        rules = self._rules(pod)
         best: tuple[tuple[int, int, int, str], str, list[Pod]] | None = None
         for name, reason in reasons.items():
             if not set(reason.split(", ")) <= RESOURCE_REASONS:
                 continue
             state = self.states[name]
             lower = [p for p in state.pods.values() if p.priority < pod.priority and not p.is_mirror]
-            if not lower or self.placement_rule_reason(pod, state, domains) is not None:
+            if not lower or self.placement_rule_reason(pod, state, rules) is not None:
                 continue
             free_cpu = state.free_cpu + sum(self.requests_of(p)[0] for p in lower)
             free_memory = state.free_memory + sum(self.requests_of(p)[1] for p in lower)

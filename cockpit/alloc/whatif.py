@@ -18,14 +18,14 @@ Semantics follow Kubernetes, including the parts that surprise people:
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from cockpit.alloc.ledger import percent
 from cockpit.alloc.scheduler import Preemption, Scheduler
 from cockpit.alloc.thresholds import DEFAULT_THRESHOLDS, Level, Thresholds
-from cockpit.model import Node, Pod, Snapshot, workload_key_of
+from cockpit.model import Node, Pod, Snapshot
 
 ScenarioKind = Literal["drain", "lose-node", "lose-host"]
 # Controllers that recreate their pods when a pod is evicted or deleted.
@@ -214,7 +214,7 @@ def what_if(
         preempted=tuple(result.preempted),
         stays=tuple(stays),
         lost=tuple(lost),
-        nodes=_nodes_after(snapshot, hit, after_pods, thresholds),
+        nodes=_nodes_after(snapshot, hit, after_pods, scheduler.requests_of, thresholds),
         pdbs=_pdb_impacts(snapshot, hit, losing, after_pods),
         workloads=_workload_impacts(snapshot, hit, after_pods, result.preempted),
         notes=notes,
@@ -257,7 +257,11 @@ def _pods_after(
 
 
 def _nodes_after(
-    snapshot: Snapshot, hit: set[str], after: dict[tuple[str, str], Pod], t: Thresholds
+    snapshot: Snapshot,
+    hit: set[str],
+    after: dict[tuple[str, str], Pod],
+    requests_of: Callable[[Pod], tuple[int, int]],
+    t: Thresholds,
 ) -> tuple[NodeAfter, ...]:
     by_node: dict[str, list[Pod]] = defaultdict(list)
     for pod in after.values():
@@ -267,15 +271,23 @@ def _nodes_after(
         before = [p for p in snapshot.pods_by_node.get(node.name, ()) if p.counts_for_allocation]
         now = by_node.get(node.name, [])
         alloc_mem = node.allocatable.memory or 0
-        peak = sum(_peak_memory(p) for p in now)
-        req_mem_after = sum(p.requests.memory or 0 for p in now)
+        peak = sum(_peak_memory(p, requests_of) for p in now)
+        cpu_before = mem_before = cpu_after = req_mem_after = 0
+        for p in before:
+            cpu, mem = requests_of(p)
+            cpu_before += cpu
+            mem_before += mem
+        for p in now:
+            cpu, mem = requests_of(p)
+            cpu_after += cpu
+            req_mem_after += mem
         peak_pct = percent(peak, alloc_mem)
         out.append(NodeAfter(
             name=node.name,
             lost=node.name in hit,
-            requests_cpu_before=sum(p.requests.cpu or 0 for p in before),
-            requests_cpu_after=sum(p.requests.cpu or 0 for p in now),
-            requests_memory_before=sum(p.requests.memory or 0 for p in before),
+            requests_cpu_before=cpu_before,
+            requests_cpu_after=cpu_after,
+            requests_memory_before=mem_before,
             requests_memory_after=req_mem_after,
             allocatable_cpu=node.allocatable.cpu or 0,
             allocatable_memory=alloc_mem,
@@ -287,23 +299,20 @@ def _nodes_after(
     return tuple(out)
 
 
-def _peak_memory(pod: Pod) -> int:
+def _peak_memory(pod: Pod, requests_of: Callable[[Pod], tuple[int, int]]) -> int:
     if pod.profile is not None and pod.profile.peak.memory is not None:
         return pod.profile.peak.memory
     if pod.usage is not None and pod.usage.memory is not None:
         return pod.usage.memory
-    return pod.requests.memory or 0
+    return requests_of(pod)[1]
 
 
 def _pdb_impacts(
     snapshot: Snapshot, hit: set[str], losing: bool, after: dict[tuple[str, str], Pod]
 ) -> tuple[PdbImpact, ...]:
-    by_namespace: dict[str, list[Pod]] = defaultdict(list)
-    for pod in snapshot.pods:
-        by_namespace[pod.namespace].append(pod)
     out = []
     for pdb in snapshot.pdbs:
-        members = [p for p in by_namespace.get(pdb.namespace, ()) if pdb.selector.matches(p.labels)]
+        members = snapshot.select_pods(pdb.namespace, pdb.selector)
         expected = len(members)
         healthy_before = sum(1 for p in members if p.node and p.phase == "Running" and p.ready)
         during = sum(1 for p in members if p.node and p.phase == "Running" and p.ready
@@ -324,15 +333,16 @@ def _workload_impacts(
     before: Counter = Counter()
     during: Counter = Counter()
     settled: Counter = Counter()
+    owners = snapshot.workload_of_pod
     for pod in snapshot.pods:
-        key = workload_key_of(pod)
+        key = owners.get(pod.key)
         if key is None or pod.node is None or pod.phase != "Running":
             continue
         before[key] += 1
         if pod.node not in hit and pod.key not in victims:
             during[key] += 1
     for pod in after.values():
-        key = workload_key_of(pod)
+        key = owners.get(pod.key)
         if key is not None:
             settled[key] += 1
     out = []

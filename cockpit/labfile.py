@@ -171,12 +171,10 @@ class _Table:
         return self.parsed(key, units.parse_cpu, "a CPU quantity like 250m or 2", default)
 
     def k8s_bytes(self, key: str, default: Any = None) -> Any:
-        return self.parsed(key, units.parse_bytes, "a memory quantity like 512Mi or 1.5Gi",
-                           default)
+        return self.parsed(key, units.parse_bytes, "a memory quantity like 512Mi or 1.5Gi", default)
 
     def pve_size(self, key: str, default: Any = None) -> Any:
-        return self.parsed(key, units.parse_pve_size, "a Proxmox size like 32G or 1.5T",
-                           default)
+        return self.parsed(key, units.parse_pve_size, "a Proxmox size like 32G or 1.5T", default)
 
     def sub(self, key: str) -> _Table | None:
         if key not in self.data:
@@ -193,8 +191,12 @@ class _Table:
     def done(self) -> None:
         unknown = sorted(set(self.data) - self.used)
         if unknown:
-            raise self.error(unknown[0], "unknown key (check its spelling; known keys here: "
-                             + ", ".join(sorted(self.used)) + ")")
+            raise self.error(
+                unknown[0],
+                "unknown key (check its spelling; known keys here: "
+                + ", ".join(sorted(self.used))
+                + ")",
+            )
 
 
 @dataclass
@@ -273,8 +275,9 @@ def resolve(spec: str) -> Path:
         return path
     if spec in BUILTIN_LABS:
         return builtin_lab_path(spec)
-    raise LabFileError(spec, "", f"no such file, and not a built-in lab (built-in labs: "
-                       f"{', '.join(BUILTIN_LABS)})")
+    raise LabFileError(
+        spec, "", f"no such file, and not a built-in lab (built-in labs: {', '.join(BUILTIN_LABS)})"
+    )
 
 
 def load(spec: str | Path) -> Lab:
@@ -372,8 +375,14 @@ class _LabReader:
             self.read_peer(t)
         root.done()
         snapshot = self.place()
-        return Lab(name or Path(self.ctx.file).stem, description, snapshot, thresholds,
-                   self.ctx.file, distro)
+        return Lab(
+            name or Path(self.ctx.file).stem,
+            description,
+            snapshot,
+            thresholds,
+            self.ctx.file,
+            distro,
+        )
 
     # -- physical and Proxmox layers ------------------------------------------------------
 
@@ -476,8 +485,10 @@ class _LabReader:
         if name in self.draft.nodes:
             raise t.error("name", f"node {name!r} is defined twice")
         if t.has("guest") == t.has("host"):
-            raise t.error("guest", "give exactly one of guest = VMID (a Proxmox guest) or "
-                          "host = NAME (bare metal)")
+            raise t.error(
+                "guest",
+                "give exactly one of guest = VMID (a Proxmox guest) or host = NAME (bare metal)",
+            )
         if t.has("guest"):
             vmid = t.int("guest")
             guest = self.draft.guests.get(vmid)
@@ -517,8 +528,9 @@ class _LabReader:
         node = Node(
             name=name,
             capacity=Resources(cpu, memory),
-            allocatable=Resources(max(0, cpu - reserved.cpu_or_zero),
-                                  max(0, memory - reserved.memory_or_zero)),
+            allocatable=Resources(
+                max(0, cpu - reserved.cpu_or_zero), max(0, memory - reserved.memory_or_zero)
+            ),
             pods_allocatable=t.int("max_pods", 110),
             conditions={"Ready": "True" if ready else "Unknown"},
             taints=taints,
@@ -546,8 +558,12 @@ class _LabReader:
             if value is None:
                 raise pt.error("value", "is required: the class's priority, a whole number")
             self.draft.priority[name] = PriorityClass(
-                name, value, pt.bool("global_default"),
-                pt.str("preemption_policy", "PreemptLowerPriority"), pt.str("description"))
+                name,
+                value,
+                pt.bool("global_default"),
+                pt.str("preemption_policy", "PreemptLowerPriority"),
+                pt.str("description"),
+            )
             pt.done()
 
     def read_system_workloads(self, distro: str) -> None:
@@ -569,8 +585,9 @@ class _LabReader:
         namespace = t.str("namespace", "default")
         kind = t.str("kind", "Deployment")
         if kind not in ("Deployment", "StatefulSet", "DaemonSet", "StaticPod"):
-            raise t.error("kind", "expected Deployment, StatefulSet, DaemonSet or StaticPod, "
-                          f"got {kind!r}")
+            raise t.error(
+                "kind", f"expected Deployment, StatefulSet, DaemonSet or StaticPod, got {kind!r}"
+            )
         if any(w.key == (kind, namespace, name) for w in self.draft.workloads):
             raise t.error("name", f"{namespace}/{kind.lower()}/{name} is defined twice")
         replicas = t.int("replicas", 1)
@@ -583,16 +600,20 @@ class _LabReader:
         if class_name:
             pc = self.draft.priority.get(class_name)
             if pc is None:
-                raise t.error("priority_class", f"unknown priority class {class_name!r} "
-                              f"(defined: {', '.join(sorted(self.draft.priority))})")
+                raise t.error(
+                    "priority_class",
+                    f"unknown priority class {class_name!r} "
+                    f"(defined: {', '.join(sorted(self.draft.priority))})",
+                )
             priority = pc.value
         else:
             default = next((pc for pc in self.draft.priority.values() if pc.global_default), None)
             if default is not None:
                 class_name, priority = default.name, default.value
         containers = self.read_containers(t, name)
-        init_containers = tuple(self.read_container(c, f"init-{i}")
-                                for i, c in enumerate(t.items("init_containers")))
+        init_containers = tuple(
+            self.read_container(c, f"init-{i}") for i, c in enumerate(t.items("init_containers"))
+        )
         tolerations = tuple(self.read_toleration(x) for x in t.items("tolerations"))
         if kind == "DaemonSet":
             tolerations += DAEMONSET_TOLERATIONS
@@ -606,14 +627,16 @@ class _LabReader:
         profile = None
         ut = t.sub("usage")
         if ut is not None:
-            profile = UsageProfile(self.read_resources(ut.sub("normal")),
-                                   self.read_resources(ut.sub("peak")))
+            profile = UsageProfile(
+                self.read_resources(ut.sub("normal")), self.read_resources(ut.sub("peak"))
+            )
             ut.done()
         pinned = t.strings("nodes")
         for node in pinned:
             if node not in self.draft.nodes:
-                raise t.error("nodes", f"unknown node {node!r} (nodes: "
-                              f"{', '.join(self.draft.nodes)})")
+                raise t.error(
+                    "nodes", f"unknown node {node!r} (nodes: {', '.join(self.draft.nodes)})"
+                )
         template = Pod(
             namespace=namespace,
             name=name,
@@ -637,8 +660,15 @@ class _LabReader:
             max_unavailable = _int_or_percent(pdb, "max_unavailable")
             if (min_available is None) == (max_unavailable is None):
                 raise pdb.error(None, "give exactly one of min_available or max_unavailable")
-            self.draft.pdbs.append(Pdb(namespace, pdb.str("name", f"{name}-pdb"), selector,
-                                       min_available, max_unavailable))
+            self.draft.pdbs.append(
+                Pdb(
+                    namespace,
+                    pdb.str("name", f"{name}-pdb"),
+                    selector,
+                    min_available,
+                    max_unavailable,
+                )
+            )
             pdb.done()
         t.done()
         if kind == "StaticPod":
@@ -647,15 +677,22 @@ class _LabReader:
             mirror = {**template.annotations, "kubernetes.io/config.mirror": "lab"}
             for node in self.draft.nodes.values():
                 if matches_node_selection(template, node):
-                    self.add_pod(replace(template, annotations=mirror), "Node", name, node.name,
-                                 [node.name], owner_name=node.name)
+                    self.add_pod(
+                        replace(template, annotations=mirror),
+                        "Node",
+                        name,
+                        node.name,
+                        [node.name],
+                        owner_name=node.name,
+                    )
             return
         if kind == "DaemonSet":
             nodes = eligible_for_daemonset(template, self.draft.nodes.values())
             replicas = len(nodes)
             for node in nodes:
-                self.add_pod(template, kind, name, _suffix(f"{namespace}/{name}/{node.name}"),
-                             [node.name])
+                self.add_pod(
+                    template, kind, name, _suffix(f"{namespace}/{name}/{node.name}"), [node.name]
+                )
         else:
             template_hash = _suffix(f"{namespace}/{name}", 10)
             if kind == "Deployment":
@@ -666,13 +703,27 @@ class _LabReader:
                 else:
                     pod_name = f"{template_hash}-{_suffix(f'{namespace}/{name}/{i}')}"
                 target = [pinned[i % len(pinned)]] if pinned else []
-                self.add_pod(template, kind, name, pod_name, target,
-                             owner_name=f"{name}-{template_hash}" if kind == "Deployment" else name)
-        self.draft.workloads.append(Workload(kind, namespace, name, replicas, selector,
-                                             labels=labels))
+                self.add_pod(
+                    template,
+                    kind,
+                    name,
+                    pod_name,
+                    target,
+                    owner_name=f"{name}-{template_hash}" if kind == "Deployment" else name,
+                )
+        self.draft.workloads.append(
+            Workload(kind, namespace, name, replicas, selector, labels=labels)
+        )
 
-    def add_pod(self, template: Pod, kind: str, workload: str, suffix: str, target: list[str],
-                owner_name: str | None = None) -> None:
+    def add_pod(
+        self,
+        template: Pod,
+        kind: str,
+        workload: str,
+        suffix: str,
+        target: list[str],
+        owner_name: str | None = None,
+    ) -> None:
         self.created += 1
         name = f"{workload}-{suffix}"
         owner_kind = "ReplicaSet" if kind == "Deployment" else kind
@@ -686,8 +737,7 @@ class _LabReader:
             phase="Pending",
         )
         if kind == "StatefulSet":
-            pod = replace(pod, labels={**pod.labels,
-                                       "statefulset.kubernetes.io/pod-name": name})
+            pod = replace(pod, labels={**pod.labels, "statefulset.kubernetes.io/pod-name": name})
         self.draft.pods.append(pod)
         if target:
             self.draft.pinned[pod.key] = target
@@ -696,15 +746,20 @@ class _LabReader:
         listed = t.items("containers")
         if listed:
             if t.has("requests") or t.has("limits"):
-                raise t.error("requests", "give requests/limits inside [[workloads.containers]] "
-                              "when containers are listed")
+                raise t.error(
+                    "requests",
+                    "give requests/limits inside [[workloads.containers]] "
+                    "when containers are listed",
+                )
             return tuple(self.read_container(c, f"c{i}") for i, c in enumerate(listed))
-        return (Container(
-            name=name,
-            image=t.str("image"),
-            requests=self.read_resources(t.sub("requests")),
-            limits=self.read_resources(t.sub("limits")),
-        ),)
+        return (
+            Container(
+                name=name,
+                image=t.str("image"),
+                requests=self.read_resources(t.sub("requests")),
+                limits=self.read_resources(t.sub("limits")),
+            ),
+        )
 
     def read_container(self, t: _Table, default_name: str) -> Container:
         c = Container(
@@ -728,8 +783,9 @@ class _LabReader:
         operator = t.str("operator", "Equal" if t.has("value") else "Exists")
         if operator not in ("Equal", "Exists"):
             raise t.error("operator", f"expected Equal or Exists, got {operator!r}")
-        tol = Toleration(t.str("key"), operator, t.str("value"), t.str("effect"),
-                         t.int("toleration_seconds"))
+        tol = Toleration(
+            t.str("key"), operator, t.str("value"), t.str("effect"), t.int("toleration_seconds")
+        )
         t.done()
         return tol
 
@@ -737,8 +793,9 @@ class _LabReader:
         key = t.str("topology_key", "kubernetes.io/hostname")
         when = t.str("when_unsatisfiable", "DoNotSchedule")
         if when not in ("DoNotSchedule", "ScheduleAnyway"):
-            raise t.error("when_unsatisfiable", f"expected DoNotSchedule or ScheduleAnyway, "
-                          f"got {when!r}")
+            raise t.error(
+                "when_unsatisfiable", f"expected DoNotSchedule or ScheduleAnyway, got {when!r}"
+            )
         c = SpreadConstraint(t.int("max_skew", 1), key, when, selector)
         t.done()
         return c
@@ -752,18 +809,20 @@ class _LabReader:
         site = t.str("site")
         if site and self.draft.sites and site not in self.draft.sites:
             raise t.error("site", f"unknown site {site!r}")
-        self.draft.peers.append(Peer(
-            hostname=hostname,
-            dns_name=t.str("dns_name", f"{hostname}.tailnet.ts.net."),
-            ips=t.strings("ips"),
-            online=t.bool("online", True),
-            os=t.str("os", "linux"),
-            relay=t.str("relay"),
-            cur_addr=t.str("cur_addr"),
-            is_self=t.bool("self"),
-            exit_node=t.bool("exit_node"),
-            site=site,
-        ))
+        self.draft.peers.append(
+            Peer(
+                hostname=hostname,
+                dns_name=t.str("dns_name", f"{hostname}.tailnet.ts.net."),
+                ips=t.strings("ips"),
+                online=t.bool("online", True),
+                os=t.str("os", "linux"),
+                relay=t.str("relay"),
+                cur_addr=t.str("cur_addr"),
+                is_self=t.bool("self"),
+                exit_node=t.bool("exit_node"),
+                site=site,
+            )
+        )
         t.done()
 
     # -- placement ----------------------------------------------------------------------------
@@ -822,15 +881,19 @@ def _parse_at(t: _Table, path: tuple, value: Any, parse: Callable[[Any], int], w
         raise t.ctx.error((*t.path, *path), f"expected {what}: {exc}") from None
 
 
-_TAINT = re.compile(r"^([A-Za-z0-9./_-]+)(?:=([A-Za-z0-9._-]*))?:(NoSchedule|PreferNoSchedule|NoExecute)$")
+_TAINT = re.compile(
+    r"^([A-Za-z0-9./_-]+)(?:=([A-Za-z0-9._-]*))?:(NoSchedule|PreferNoSchedule|NoExecute)$"
+)
 
 
 def _parse_taint(t: _Table, index: int, text: str) -> Taint:
     m = _TAINT.match(text)
     if not m:
-        raise t.ctx.error((*t.path, "taints", index),
-                          f"expected KEY[=VALUE]:EFFECT (effect NoSchedule, PreferNoSchedule or "
-                          f"NoExecute), got {text!r}")
+        raise t.ctx.error(
+            (*t.path, "taints", index),
+            f"expected KEY[=VALUE]:EFFECT (effect NoSchedule, PreferNoSchedule or "
+            f"NoExecute), got {text!r}",
+        )
     return Taint(m.group(1), m.group(3), m.group(2) or "")  # type: ignore[arg-type]
 
 
@@ -842,7 +905,7 @@ def _int_or_percent(t: _Table, key: str) -> int | str | None:
         return value
     if isinstance(value, str) and re.fullmatch(r"\d{1,3}%", value):
         return value
-    raise t.error(key, f"expected a whole number or a percentage like \"50%\", got {value!r}")
+    raise t.error(key, f'expected a whole number or a percentage like "50%", got {value!r}')
 
 
 _ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # the alphabet Kubernetes uses for generated names

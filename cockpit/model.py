@@ -36,7 +36,9 @@ class Resources:
         return self.memory or 0
 
     def __add__(self, other: Resources) -> Resources:
-        return Resources(self.cpu_or_zero + other.cpu_or_zero, self.memory_or_zero + other.memory_or_zero)
+        return Resources(
+            self.cpu_or_zero + other.cpu_or_zero, self.memory_or_zero + other.memory_or_zero
+        )
 
 
 ZERO = Resources(0, 0)
@@ -308,8 +310,12 @@ def effective(pod: Pod, which: Literal["requests", "limits"]) -> Resources:
     limits read as "no limit" rather than as zero.
     """
     overhead = pod.overhead
-    if (len(pod.containers) == 1 and not pod.init_containers and overhead.cpu is None
-            and overhead.memory is None):
+    if (
+        len(pod.containers) == 1
+        and not pod.init_containers
+        and overhead.cpu is None
+        and overhead.memory is None
+    ):
         return getattr(pod.containers[0], which)  # most pods; keeps the ledger's loop cheap
     out: list[int | None] = []
     for attr in ("cpu", "memory"):
@@ -507,9 +513,10 @@ class Snapshot:
         return b.host if b is not None else None
 
     def site_of_node(self, node: str) -> str:
-        host = self.host_of_node(node)
-        if host is not None and host in self.host_by_name:
-            return self.host_by_name[host].site
+        """The site of the node's physical host, else its zone label."""
+        host = self.host_by_name.get(self.host_of_node(node) or "")
+        if host is not None and host.site:
+            return host.site
         n = self.node_by_name.get(node)
         return n.labels.get("topology.kubernetes.io/zone", "") if n else ""
 

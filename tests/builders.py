@@ -25,9 +25,16 @@ def res(cpu: str | None = None, memory: str | None = None) -> Resources:
     return Resources(parse_cpu(cpu) if cpu else None, parse_bytes(memory) if memory else None)
 
 
-def node(name: str, cpu: str = "4", memory: str = "8Gi", arch: str = "amd64",
-         taints: tuple[Taint, ...] = (), ready: bool = True, labels: dict | None = None,
-         **kw) -> Node:
+def node(
+    name: str,
+    cpu: str = "4",
+    memory: str = "8Gi",
+    arch: str = "amd64",
+    taints: tuple[Taint, ...] = (),
+    ready: bool = True,
+    labels: dict | None = None,
+    **kw,
+) -> Node:
     alloc = res(cpu, memory)
     return Node(
         name=name,
@@ -40,10 +47,19 @@ def node(name: str, cpu: str = "4", memory: str = "8Gi", arch: str = "amd64",
     )
 
 
-def pod(name: str, node: str | None = None, cpu: str | None = "100m",
-        memory: str | None = "128Mi", namespace: str = "default", owner: str | None = "rs",
-        app: str | None = None, limits: Resources | None = None, priority: int = 0,
-        phase: str | None = None, **kw) -> Pod:
+def pod(
+    name: str,
+    node: str | None = None,
+    cpu: str | None = "100m",
+    memory: str | None = "128Mi",
+    namespace: str = "default",
+    owner: str | None = "rs",
+    app: str | None = None,
+    limits: Resources | None = None,
+    priority: int = 0,
+    phase: str | None = None,
+    **kw,
+) -> Pod:
     """A pod of Deployment `app` (default: the name without its last dash part)."""
     app = app or name.rsplit("-", 1)[0]
     labels = {"app": app, **kw.pop("labels", {})}
@@ -77,8 +93,13 @@ def snapshot(nodes=(), pods=(), workloads=(), **kw) -> Snapshot:
 
 def proxmox_lab(host_memory: str = "16G", vms: int = 2) -> Snapshot:
     """One Proxmox host with `vms` worker VMs of 4 vCPU / 6 GiB, each a Kubernetes node."""
-    host = Host("pve1", cores=4, threads=8, memory=parse_bytes(host_memory.replace("G", "Gi")),
-                disk=500 * GI)
+    host = Host(
+        "pve1",
+        cores=4,
+        threads=8,
+        memory=parse_bytes(host_memory.replace("G", "Gi")),
+        disk=500 * GI,
+    )
     guests = tuple(Guest(100 + i, f"vm{i}", "pve1", vcpus=4, memory=6 * GI) for i in range(vms))
     nodes = tuple(node(f"n{i}", "4", "6Gi") for i in range(vms))
     backing = {f"n{i}": Backing("pve1", 100 + i) for i in range(vms)}

@@ -74,11 +74,14 @@ def test_bad_quantities_name_the_key_and_the_expected_form():
     err = error_of(MINIMAL.replace('memory = "16G"', 'memory = "16 gigs"'))
     assert err.where == "hosts[0].memory"
     assert "Proxmox size like 32G" in err.message and "'16 gigs'" in err.message
-    text = MINIMAL + """
+    text = (
+        MINIMAL
+        + """
 [[workloads]]
 name = "web"
 requests = { cpu = "lots" }
 """
+    )
     err = error_of(text)
     assert err.where == "workloads[0].requests.cpu"
     assert "CPU quantity" in err.message
@@ -86,7 +89,9 @@ requests = { cpu = "lots" }
 
 def test_references_are_checked():
     assert "expected the vmid" in error_of(MINIMAL.replace("guest = 100", "guest = 999")).message
-    assert "name of a [[hosts]]" in error_of(MINIMAL.replace('host = "pve"', 'host = "pve9"')).message
+    assert (
+        "name of a [[hosts]]" in error_of(MINIMAL.replace('host = "pve"', 'host = "pve9"')).message
+    )
     err = error_of(MINIMAL + '[[workloads]]\nname = "w"\npriority_class = "vip"\n')
     assert "unknown priority class 'vip'" in err.message
     err = error_of(MINIMAL + '[[workloads]]\nname = "w"\nnodes = ["n7"]\n')
@@ -108,12 +113,15 @@ def test_taint_syntax():
 
 
 def test_pinned_pods_land_where_the_file_says_and_overflow_goes_pending():
-    text = MINIMAL + """
+    text = (
+        MINIMAL
+        + """
 [[workloads]]
 name = "big"
 replicas = 3
 requests = { memory = "1.5Gi" }
 """
+    )
     snap = loads(text).snapshot
     phases = sorted(p.phase for p in snap.pods)
     # 3.9Gi allocatable holds two pods of 1.5Gi; the scheduler leaves the third Pending.
@@ -135,8 +143,12 @@ def test_kubeadm_distro_has_mirror_pods_on_control_planes():
     text = MINIMAL.replace('distro = "none"', 'distro = "kubeadm"') + 'roles = ["control-plane"]\n'
     snap = loads(text).snapshot
     mirrors = [p for p in snap.pods if p.is_mirror]
-    assert {p.name for p in mirrors} == {"etcd-n1", "kube-apiserver-n1",
-                                          "kube-controller-manager-n1", "kube-scheduler-n1"}
+    assert {p.name for p in mirrors} == {
+        "etcd-n1",
+        "kube-apiserver-n1",
+        "kube-controller-manager-n1",
+        "kube-scheduler-n1",
+    }
     assert all(p.owner and p.owner.kind == "Node" for p in mirrors)
 
 

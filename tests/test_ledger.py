@@ -25,10 +25,18 @@ def test_seed_000_table():
 
 def test_seed_000_alert_levels_are_the_defaults():
     t = DEFAULT_THRESHOLDS
-    assert [t.usage_level("memory", p) for p in (74.9, 75, 85, 95)] == \
-        ["ok", "caution", "warning", "critical"]
-    assert [t.usage_level("disk", p) for p in (79.9, 80, 90, 95)] == \
-        ["ok", "caution", "warning", "critical"]
+    assert [t.usage_level("memory", p) for p in (74.9, 75, 85, 95)] == [
+        "ok",
+        "caution",
+        "warning",
+        "critical",
+    ]
+    assert [t.usage_level("disk", p) for p in (79.9, 80, 90, 95)] == [
+        "ok",
+        "caution",
+        "warning",
+        "critical",
+    ]
     # The seed's worked example: 75 % of a 9 GB worker is 6.7 GB.
     assert t.usage_level("memory", 100 * 6.75 / 9) == "caution"
 
@@ -60,8 +68,10 @@ def test_counting_follows_kubectl_view_allocations():
 
 
 def test_requests_use_the_largest_init_container():
-    p = replace(pod("p-1", "a", "100m", "64Mi"),
-                init_containers=(Container("init", requests=res("1", "32Mi")),))
+    p = replace(
+        pod("p-1", "a", "100m", "64Mi"),
+        init_containers=(Container("init", requests=res("1", "32Mi")),),
+    )
     n = build_ledger(snapshot([node("a", "2", "1Gi")], [p])).node("a")
     assert n.sums.requests_cpu == 1000 and n.sums.requests_memory == 64 * 2**20
 
@@ -76,8 +86,10 @@ def test_limits_and_pods_without_memory_limit():
 
 
 def test_usage_normal_and_peak_fall_back_in_order():
-    profiled = replace(pod("a-1", "a", "100m", "1Gi"),
-                       profile=UsageProfile(res("50m", "512Mi"), res("500m", "3Gi")))
+    profiled = replace(
+        pod("a-1", "a", "100m", "1Gi"),
+        profile=UsageProfile(res("50m", "512Mi"), res("500m", "3Gi")),
+    )
     metered = replace(pod("b-1", "a", "100m", "1Gi"), usage=res("20m", "256Mi"))
     bare = pod("c-1", "a", "100m", "1Gi")
     s = sum_pods([profiled, metered, bare])
@@ -105,9 +117,11 @@ def test_cross_layer_rollup_sums_all_vms_of_one_host():
 
 def test_balloon_floor_and_running_only_views():
     host = Host("pve1", cores=2, threads=4, memory=8 * GI, disk=100 * GI)
-    guests = (Guest(100, "a", "pve1", vcpus=2, memory=8 * GI, balloon_min=2 * GI),
-              Guest(101, "b", "pve1", vcpus=2, memory=4 * GI, status="stopped"),
-              Guest(102, "tpl", "pve1", vcpus=8, memory=64 * GI, template=True))
+    guests = (
+        Guest(100, "a", "pve1", vcpus=2, memory=8 * GI, balloon_min=2 * GI),
+        Guest(101, "b", "pve1", vcpus=2, memory=4 * GI, status="stopped"),
+        Guest(102, "tpl", "pve1", vcpus=8, memory=64 * GI, template=True),
+    )
     h = build_ledger(snapshot(hosts=(host,), guests=guests)).host("pve1")
     assert h.guests == 2 and h.running == 1  # templates never run
     assert h.memory.ratio == pytest.approx(1.5)

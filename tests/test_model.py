@@ -3,6 +3,7 @@ from dataclasses import replace
 from builders import pod, res
 
 from cockpit.model import (
+    UNSET,
     Container,
     LabelSelector,
     OwnerRef,
@@ -18,9 +19,10 @@ from cockpit.model import (
 MI = 2**20
 
 
-def make(containers=(), init=(), overhead=Resources()) -> Pod:
-    return Pod("ns", "p", containers=tuple(containers), init_containers=tuple(init),
-               overhead=overhead)
+def make(containers=(), init=(), overhead=UNSET) -> Pod:
+    return Pod(
+        "ns", "p", containers=tuple(containers), init_containers=tuple(init), overhead=overhead
+    )
 
 
 def test_requests_sum_app_containers():
@@ -29,8 +31,10 @@ def test_requests_sum_app_containers():
 
 
 def test_requests_take_the_largest_init_container_when_it_is_bigger():
-    p = make([Container("a", requests=res("100m", "64Mi"))],
-             [Container("i1", requests=res("500m", "32Mi")), Container("i2", requests=res("1"))])
+    p = make(
+        [Container("a", requests=res("100m", "64Mi"))],
+        [Container("i1", requests=res("500m", "32Mi")), Container("i2", requests=res("1"))],
+    )
     assert p.requests == Resources(1000, 64 * MI)
 
 
@@ -54,12 +58,14 @@ def test_unset_limits_stay_unset():
 
 def test_qos_classes():
     assert make([Container("a")]).qos == "BestEffort"
-    assert make([Container("a", requests=res("1", "1Gi"), limits=res("1", "1Gi"))]).qos == \
-        "Guaranteed"
+    assert (
+        make([Container("a", requests=res("1", "1Gi"), limits=res("1", "1Gi"))]).qos == "Guaranteed"
+    )
     # A limit alone means request = limit: still Guaranteed.
     assert make([Container("a", limits=res("1", "1Gi"))]).qos == "Guaranteed"
-    assert make([Container("a", requests=res("1", "1Gi"), limits=res("2", "1Gi"))]).qos == \
-        "Burstable"
+    assert (
+        make([Container("a", requests=res("1", "1Gi"), limits=res("2", "1Gi"))]).qos == "Burstable"
+    )
     assert make([Container("a", requests=res("100m"))]).qos == "Burstable"
     # A BestEffort init container does not spoil a Guaranteed pod, but a partial one does.
     guaranteed = Container("a", requests=res("1", "1Gi"), limits=res("1", "1Gi"))
@@ -72,9 +78,11 @@ def test_label_selector_semantics():
     assert LabelSelector({"app": "web"}).matches(labels)
     assert not LabelSelector({"app": "db"}).matches(labels)
     assert LabelSelector(match_expressions=(Requirement("tier", "In", ("front", "x")),)).matches(
-        labels)
+        labels
+    )
     assert not LabelSelector(match_expressions=(Requirement("tier", "NotIn", ("front",)),)).matches(
-        labels)
+        labels
+    )
     assert LabelSelector(match_expressions=(Requirement("zone", "DoesNotExist"),)).matches(labels)
     assert not LabelSelector(match_expressions=(Requirement("zone", "Exists"),)).matches(labels)
     assert Requirement("n", "Gt", ("3",)).matches({"n": "4"})
@@ -100,10 +108,16 @@ def test_pdb_desired_healthy_rounds_percentages_up():
 
 
 def test_workload_of_a_pod_uses_the_template_hash():
-    p = replace(pod("my-app-x", "n", owner=None), owner=OwnerRef("ReplicaSet", "my-app-7d9f"),
-                labels={"pod-template-hash": "7d9f"})
+    p = replace(
+        pod("my-app-x", "n", owner=None),
+        owner=OwnerRef("ReplicaSet", "my-app-7d9f"),
+        labels={"pod-template-hash": "7d9f"},
+    )
     assert workload_key_of(p) == ("Deployment", "default", "my-app")
-    assert workload_key_of(pod("db-0", "n", owner="StatefulSet/db")) == \
-        ("StatefulSet", "default", "db")
+    assert workload_key_of(pod("db-0", "n", owner="StatefulSet/db")) == (
+        "StatefulSet",
+        "default",
+        "db",
+    )
     assert workload_key_of(pod("x", "n", owner=None)) is None
     assert workload_key_of(pod("j", "n", owner="Job/backup")) is None

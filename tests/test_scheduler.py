@@ -21,7 +21,8 @@ def test_insufficient_memory_is_reported_like_the_scheduler():
     nodes = [node("a", "2", "1Gi"), node("b", "2", "1Gi", unschedulable=True)]
     result = place(nodes, [], [pod("web-1", None, "100m", "2Gi")])
     assert result.pending[("default", "web-1")] == (
-        "0/2 nodes are available: 1 Insufficient memory, 1 node(s) were unschedulable.")
+        "0/2 nodes are available: 1 Insufficient memory, 1 node(s) were unschedulable."
+    )
 
 
 def test_too_many_pods():
@@ -33,12 +34,15 @@ def test_too_many_pods():
 def test_taints_need_tolerations():
     tainted = node("cp", taints=(Taint("node-role.kubernetes.io/control-plane", "NoSchedule"),))
     plain = pod("a-1")
-    tolerant = pod("b-1", tolerations=(Toleration("node-role.kubernetes.io/control-plane",
-                                                  "Exists"),))
+    tolerant = pod(
+        "b-1", tolerations=(Toleration("node-role.kubernetes.io/control-plane", "Exists"),)
+    )
     result = place([tainted], [], [plain, tolerant])
     assert ("default", "a-1") in result.pending
-    assert "untolerated taint {node-role.kubernetes.io/control-plane: }" in \
-        result.pending[("default", "a-1")]
+    assert (
+        "untolerated taint {node-role.kubernetes.io/control-plane: }"
+        in result.pending[("default", "a-1")]
+    )
     assert result.placed[("default", "b-1")] == "cp"
 
 
@@ -57,8 +61,10 @@ def test_node_selector_on_arch():
     p = pod("p-1", node_selector={"kubernetes.io/arch": "arm64"})
     assert place(nodes, [], [p]).placed[("default", "p-1")] == "pi"
     only_riscv = pod("q-1", node_selector={"kubernetes.io/arch": "riscv64"})
-    assert "2 node(s) didn't match Pod's node affinity/selector" in \
-        place(nodes, [], [only_riscv]).pending[("default", "q-1")]
+    assert (
+        "2 node(s) didn't match Pod's node affinity/selector"
+        in place(nodes, [], [only_riscv]).pending[("default", "q-1")]
+    )
 
 
 def test_required_anti_affinity_on_hostname():
@@ -76,28 +82,36 @@ def test_existing_pods_anti_affinity_is_symmetric():
     # The loner refuses to share a node with web pods; a web pod must respect that.
     loner = pod("loner-1", "a", app="loner", anti_affinity=term)
     result = place([node("a")], [loner], [pod("web-1", app="web")])
-    assert "didn't satisfy existing pods anti-affinity rules" in \
-        result.pending[("default", "web-1")]
+    assert (
+        "didn't satisfy existing pods anti-affinity rules" in result.pending[("default", "web-1")]
+    )
 
 
 def test_topology_spread_do_not_schedule():
     spread = (SpreadConstraint(1, "zone", "DoNotSchedule", LabelSelector({"app": "web"})),)
-    nodes = [node("a", labels={"zone": "z1"}), node("b", labels={"zone": "z1"}),
-             node("c", labels={"zone": "z2"}, unschedulable=True)]
+    nodes = [
+        node("a", labels={"zone": "z1"}),
+        node("b", labels={"zone": "z1"}),
+        node("c", labels={"zone": "z2"}, unschedulable=True),
+    ]
     bound = [pod("web-0", "a", app="web", spread=spread)]
     # z2 exists (its node matches the pod's node selection) with 0 pods: a second pod in z1
     # would make the skew 2, and z2's only node is cordoned, so it cannot go anywhere.
     result = place(nodes, bound, [pod("web-1", app="web", spread=spread)])
     assert "didn't match pod topology spread constraints" in result.pending[("default", "web-1")]
-    schedule_anyway = (SpreadConstraint(1, "zone", "ScheduleAnyway", LabelSelector({"app": "web"})),)
+    schedule_anyway = (
+        SpreadConstraint(1, "zone", "ScheduleAnyway", LabelSelector({"app": "web"})),
+    )
     assert place(nodes, bound, [pod("web-2", app="web", spread=schedule_anyway)]).placed
 
 
 def test_preemption_evicts_the_fewest_least_important_pods():
     nodes = [node("a", "4", "4Gi")]
-    bound = [pod("low-1", "a", "100m", "1Gi", app="low", priority=10),
-             pod("lower-1", "a", "100m", "1Gi", app="lower", priority=5),
-             pod("mid-1", "a", "100m", "2Gi", app="mid", priority=50)]
+    bound = [
+        pod("low-1", "a", "100m", "1Gi", app="low", priority=10),
+        pod("lower-1", "a", "100m", "1Gi", app="lower", priority=5),
+        pod("mid-1", "a", "100m", "2Gi", app="mid", priority=50),
+    ]
     high = pod("high-1", None, "100m", "1Gi", app="high", priority=100)
     result = place(nodes, bound, [high])
     assert result.placed[("default", "high-1")] == "a"
@@ -133,7 +147,12 @@ def test_replicas_spread_over_nodes_before_packing():
 
 
 def test_fit_error_sorts_like_kube_scheduler():
-    reasons = {"a": "Insufficient memory", "b": "Insufficient cpu, Insufficient memory",
-               "c": "node(s) were unschedulable"}
-    assert fit_error(3, reasons) == ("0/3 nodes are available: 1 Insufficient cpu, "
-                                     "1 node(s) were unschedulable, 2 Insufficient memory.")
+    reasons = {
+        "a": "Insufficient memory",
+        "b": "Insufficient cpu, Insufficient memory",
+        "c": "node(s) were unschedulable",
+    }
+    assert fit_error(3, reasons) == (
+        "0/3 nodes are available: 1 Insufficient cpu, "
+        "1 node(s) were unschedulable, 2 Insufficient memory."
+    )

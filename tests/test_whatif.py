@@ -40,9 +40,13 @@ def test_seed_000_scenario_3_worker_1_lost(n100):
     assert {p.by.priority_class for p in report.preempted} <= {SYSTEM, BUSINESS, MONITORING}
     # Nothing system-, business- or monitoring-critical stays down.
     down = {w.ref for w in report.workloads if w.stays_down}
-    assert down == {"devtools/statefulset/jenkins", "devtools/deployment/harbor",
-                    "devtools/deployment/argocd", "logging/statefulset/elasticsearch",
-                    "logging/deployment/kibana"}
+    assert down == {
+        "devtools/statefulset/jenkins",
+        "devtools/deployment/harbor",
+        "devtools/deployment/argocd",
+        "logging/statefulset/elasticsearch",
+        "logging/deployment/kibana",
+    }
     worker2 = next(n for n in report.nodes if n.name == "worker-2")
     # worker-2 is filled to the brim by requests and its peak would be far beyond 100 %:
     # the seed's "Worker-2 would need ~15 GB of 9 GB".
@@ -56,9 +60,11 @@ def test_seed_000_scenario_3_worker_1_lost(n100):
 def test_pending_reasons_name_every_node(n100):
     report = what_if(n100.snapshot, Scenario("lose-node", "worker-1"), n100.thresholds)
     reason = next(m.reason for m in report.pending if m.pod.name == "jenkins-0")
-    assert reason == ("0/3 nodes are available: 1 Insufficient memory, 1 node(s) had untolerated "
-                      "taint {CriticalAddonsOnly: true}, 1 node(s) had untolerated taint "
-                      "{node.kubernetes.io/unreachable: }.")
+    assert reason == (
+        "0/3 nodes are available: 1 Insufficient memory, 1 node(s) had untolerated "
+        "taint {CriticalAddonsOnly: true}, 1 node(s) had untolerated taint "
+        "{node.kubernetes.io/unreachable: }."
+    )
 
 
 def test_drain_keeps_daemonsets_and_cordons(n100):
@@ -87,8 +93,10 @@ def two_host_lab():
 
 def test_anti_affinity_across_vms_of_one_box_is_not_ha():
     term = (AffinityTerm(LabelSelector({"app": "db"}), "kubernetes.io/hostname"),)
-    pods = [pod("db-0", "n0", app="db", owner="StatefulSet/db", anti_affinity=term),
-            pod("db-1", "n1", app="db", owner="StatefulSet/db", anti_affinity=term)]
+    pods = [
+        pod("db-0", "n0", app="db", owner="StatefulSet/db", anti_affinity=term),
+        pod("db-1", "n1", app="db", owner="StatefulSet/db", anti_affinity=term),
+    ]
     db = Workload("StatefulSet", "default", "db", 2, LabelSelector({"app": "db"}))
     snap = replace(two_host_lab(), pods=tuple(pods), workloads=(db,))
     report = what_if(snap, Scenario("lose-host", "pve1"))
@@ -112,8 +120,9 @@ def test_daemonset_and_mirror_and_bare_pods_on_a_lost_node():
     assert {p.name for p, _ in report.lost} == {"agent-x", "etcd-a", "debug"}
     drained = what_if(snap, Scenario("drain", "a"))
     assert {p.name for p, _ in drained.stays} == {"agent-x", "etcd-a"}
-    assert [why for p, why in drained.lost if p.name == "debug"] == \
-        ["no controller recreates it (drain needs --force)"]
+    assert [why for p, why in drained.lost if p.name == "debug"] == [
+        "no controller recreates it (drain needs --force)"
+    ]
 
 
 def test_arch_is_honoured_when_re_placing():
@@ -161,8 +170,10 @@ def test_single_replica_outage_like_seed_004_coredns():
 
 def test_preempted_pods_count_against_their_workload():
     nodes = [node("a", "2", "2Gi"), node("b", "2", "2Gi")]
-    pods = [pod("vip-1", "a", memory="2Gi", app="vip", priority=100),
-            pod("cheap-1", "b", memory="2Gi", app="cheap", priority=1)]
+    pods = [
+        pod("vip-1", "a", memory="2Gi", app="vip", priority=100),
+        pod("cheap-1", "b", memory="2Gi", app="cheap", priority=1),
+    ]
     snap = snapshot(nodes, pods, [deployment("vip", 1), deployment("cheap", 1)])
     report = what_if(snap, Scenario("lose-node", "a"))
     assert report.placed[0].target == "b"

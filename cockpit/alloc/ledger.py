@@ -67,6 +67,27 @@ class PodSums:
     peak_memory: int
 
 
+def combine(parts: Iterable[PodSums]) -> PodSums:
+    """Add up sums of disjoint pod sets (a host's nodes, the whole cluster) without
+    touching a pod twice."""
+    parts = list(parts)
+    used = [p for p in parts if p.used_memory is not None or p.used_cpu is not None]
+    return PodSums(
+        pods=sum(p.pods for p in parts),
+        requests_cpu=sum(p.requests_cpu for p in parts),
+        requests_memory=sum(p.requests_memory for p in parts),
+        limits_cpu=sum(p.limits_cpu for p in parts),
+        limits_memory=sum(p.limits_memory for p in parts),
+        unlimited_memory=sum(p.unlimited_memory for p in parts),
+        used_cpu=sum(p.used_cpu or 0 for p in used) if used else None,
+        used_memory=sum(p.used_memory or 0 for p in used) if used else None,
+        normal_cpu=sum(p.normal_cpu for p in parts),
+        normal_memory=sum(p.normal_memory for p in parts),
+        peak_cpu=sum(p.peak_cpu for p in parts),
+        peak_memory=sum(p.peak_memory for p in parts),
+    )
+
+
 def sum_pods(pods: Iterable[Pod]) -> PodSums:
     n = rc = rm = lc = lm = unlimited = nc = nm = pc = pm = 0
     uc = um = 0
@@ -100,8 +121,20 @@ def sum_pods(pods: Iterable[Pod]) -> PodSums:
             nm += base_mem
             pc += base_cpu
             pm += base_mem
-    return PodSums(n, rc, rm, lc, lm, unlimited, uc if have_usage else None,
-                   um if have_usage else None, nc, nm, pc, pm)
+    return PodSums(
+        n,
+        rc,
+        rm,
+        lc,
+        lm,
+        unlimited,
+        uc if have_usage else None,
+        um if have_usage else None,
+        nc,
+        nm,
+        pc,
+        pm,
+    )
 
 
 # --- physical hosts and their guests ------------------------------------------------------
@@ -217,12 +250,12 @@ class HostRollup:
     peak_memory_level: Level
 
 
-def host_rollup(host: Host, nodes: list[str], pods: Iterable[Pod], t: Thresholds) -> HostRollup:
-    sums = sum_pods(p for p in pods if p.counts_for_allocation)
+def host_rollup(host: Host, nodes: list[NodeLedger], t: Thresholds) -> HostRollup:
+    sums = combine(n.sums for n in nodes)
     peak_pct = percent(sums.peak_memory, host.memory) or 0.0
     return HostRollup(
         host=host.name,
-        nodes=tuple(nodes),
+        nodes=tuple(n.name for n in nodes),
         threads=host.threads,
         memory=host.memory,
         sums=sums,
@@ -277,14 +310,15 @@ def build_ledger(snapshot: Snapshot, thresholds: Thresholds = DEFAULT_THRESHOLDS
     guests_by_host = snapshot.guests_by_host
     pods_by_node = snapshot.pods_by_node
     hosts = tuple(host_ledger(h, guests_by_host.get(h.name, ()), t) for h in snapshot.hosts)
-    nodes = tuple(node_ledger(snapshot, n.name, pods_by_node.get(n.name, ()), t)
-                  for n in snapshot.nodes)
+    nodes = tuple(
+        node_ledger(snapshot, n.name, pods_by_node.get(n.name, ()), t) for n in snapshot.nodes
+    )
+    by_name = {n.name: n for n in nodes}
     rollups = []
     for host in snapshot.hosts:
         names = snapshot.nodes_by_host.get(host.name, [])
         if names:
-            pods = (p for name in names for p in pods_by_node.get(name, ()))
-            rollups.append(host_rollup(host, names, pods, t))
+            rollups.append(host_rollup(host, [by_name[name] for name in names], t))
     threads = sum(h.threads for h in snapshot.hosts)
     memory = sum(h.memory for h in snapshot.hosts)
     disk = sum(h.disk for h in snapshot.hosts)
@@ -301,12 +335,13 @@ def build_ledger(snapshot: Snapshot, thresholds: Thresholds = DEFAULT_THRESHOLDS
         guest_disk=guest_disk,
         allocatable_cpu=sum(n.allocatable_cpu for n in nodes),
         allocatable_memory=sum(n.allocatable_memory for n in nodes),
-        pods=sum_pods(p for p in snapshot.pods if p.counts_for_allocation),
+        pods=combine(n.sums for n in nodes),
         # Only hosts that carry guests take part: a bare-metal node's board is not promised
         # to anyone, and counting it would dilute the Proxmox overcommit.
         cpu=ratio_of("cpu", sum(h.host.threads for h in hosts if h.guests), vcpus, t),
-        memory_ratio=ratio_of("memory", sum(h.host.memory for h in hosts if h.guests),
-                              guest_memory, t),
+        memory_ratio=ratio_of(
+            "memory", sum(h.host.memory for h in hosts if h.guests), guest_memory, t
+        ),
         disk_ratio=ratio_of("disk", sum(h.host.disk for h in hosts if h.guests), guest_disk, t),
     )
     unbacked = tuple(n.name for n in snapshot.nodes if n.name not in snapshot.backing)

@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
-from cockpit.model import Node, Pod, Taint, workload_key_of
+from cockpit.model import Node, Pod, Taint
 
 HOSTNAME = "kubernetes.io/hostname"
 NOT_READY_TAINT = "node.kubernetes.io/not-ready"
@@ -70,11 +70,10 @@ def taint_reason(taint: Taint) -> str:
     return f"node(s) had untolerated taint {{{taint.key}: {taint.value}}}"
 
 
-def owner_key(pod: Pod) -> tuple[str, ...] | None:
-    key = workload_key_of(pod)
-    if key is not None:
-        return key
-    return (pod.owner.kind, pod.namespace, pod.owner.name) if pod.owner else None
+def owner_key(pod: Pod) -> tuple[str, str, str] | None:
+    """Pods with one controller are siblings; the default scheduler spreads them."""
+    owner = pod.owner
+    return (pod.namespace, owner.kind, owner.name) if owner is not None else None
 
 
 @dataclass
@@ -134,10 +133,11 @@ class Scheduler:
         # Anti-affinity is decided once per pod, not once per node: these indexes find the
         # bound pods a term selects, and the bound pods whose terms select the newcomer,
         # by (namespace, label, value); what they yield is a set of forbidden domains.
-        self._by_label: dict[tuple[str, str, str], dict[tuple[str, str], str]] = {}
+        # Built on first use: only pods with anti-affinity terms need it.
+        self._by_label: dict[tuple[str, str, str], dict[tuple[str, str], str]] | None = None
         self._holders: dict[tuple[str, str, str], dict[tuple[str, str], str]] = {}
         self._holders_any: dict[tuple[str, str], str] = {}  # terms without matchLabels
-        self._where: dict[tuple[str, str], Pod] = {}
+        self._where: dict[tuple[str, str], tuple[Pod, str]] = {}  # every bound pod
         for pod in bound_pods:
             if pod.node in self.states and pod.counts_for_allocation:
                 self.bind(pod, pod.node)
@@ -159,9 +159,9 @@ class Scheduler:
         state.free_pods -= 1
         state.pods[pod.key] = pod
         state.owners[owner_key(pod)] += 1
-        self._where[pod.key] = pod
-        for label in pod.labels.items():
-            self._by_label.setdefault((pod.namespace, *label), {})[pod.key] = node
+        self._where[pod.key] = (pod, node)
+        if self._by_label is not None:
+            self._index_labels(pod, node)
         for slot in self._holder_slots(pod):
             slot[pod.key] = node
 
@@ -174,10 +174,23 @@ class Scheduler:
         del state.pods[pod.key]
         state.owners[owner_key(pod)] -= 1
         del self._where[pod.key]
-        for label in pod.labels.items():
-            self._by_label[(pod.namespace, *label)].pop(pod.key, None)
+        if self._by_label is not None:
+            for label in pod.labels.items():
+                self._by_label[(pod.namespace, *label)].pop(pod.key, None)
         for slot in self._holder_slots(pod):
             slot.pop(pod.key, None)
+
+    def _index_labels(self, pod: Pod, node: str) -> None:
+        assert self._by_label is not None
+        for label in pod.labels.items():
+            self._by_label.setdefault((pod.namespace, *label), {})[pod.key] = node
+
+    def _labels_index(self) -> dict[tuple[str, str, str], dict[tuple[str, str], str]]:
+        if self._by_label is None:
+            self._by_label = {}
+            for pod, node in self._where.values():
+                self._index_labels(pod, node)
+        return self._by_label
 
     def _holder_slots(self, pod: Pod) -> list[dict[tuple[str, str], str]]:
         slots = []
@@ -220,19 +233,20 @@ class Scheduler:
             for namespace in term.namespaces or (pod.namespace,):
                 if term.selector.match_labels:
                     label = next(iter(term.selector.match_labels.items()))
-                    candidates = self._by_label.get((namespace, *label), {})
+                    candidates = self._labels_index().get((namespace, *label), {})
                 else:
-                    candidates = {k: p.node or "" for k, p in self._where.items()
-                                  if p.namespace == namespace}
+                    candidates = {
+                        k: node for k, (p, node) in self._where.items() if p.namespace == namespace
+                    }
                 for key, node in candidates.items():
-                    if term.selector.matches(self._where[key].labels):
+                    if term.selector.matches(self._where[key][0].labels):
                         self._forbid(own, term.topology_key, node)
         theirs: Forbidden = {}
         holders: dict[tuple[str, str], str] = dict(self._holders_any)
         for label in pod.labels.items():
             holders.update(self._holders.get((pod.namespace, *label), {}))
         for key, node in holders.items():
-            other = self._where[key]
+            other = self._where[key][0]
             for term in other.anti_affinity:
                 namespaces = term.namespaces or (other.namespace,)
                 if pod.namespace in namespaces and term.selector.matches(pod.labels):
@@ -272,7 +286,8 @@ class Scheduler:
                 counts[domain] += sum(
                     1
                     for other in candidate.pods.values()
-                    if other.namespace == pod.namespace and constraint.selector.matches(other.labels)
+                    if other.namespace == pod.namespace
+                    and constraint.selector.matches(other.labels)
                 )
             domain = self._domain(state, key)
             if domain is None:
@@ -322,7 +337,8 @@ class Scheduler:
     def placement_rule_reason(self, pod: Pod, state: NodeState, rules: Rules) -> str | None:
         forbidden, domains = rules
         return self.anti_affinity_reason(state, forbidden) or self.spread_reason(
-            pod, state, domains)
+            pod, state, domains
+        )
 
     def score(self, pod: Pod, states: list[NodeState]) -> NodeState:
         owner = owner_key(pod)
@@ -352,7 +368,9 @@ class Scheduler:
             if not set(reason.split(", ")) <= RESOURCE_REASONS:
                 continue
             state = self.states[name]
-            lower = [p for p in state.pods.values() if p.priority < pod.priority and not p.is_mirror]
+            lower = [
+                p for p in state.pods.values() if p.priority < pod.priority and not p.is_mirror
+            ]
             if not lower or self.placement_rule_reason(pod, state, rules) is not None:
                 continue
             free_cpu = state.free_cpu + sum(self.requests_of(p)[0] for p in lower)

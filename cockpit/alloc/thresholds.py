@@ -106,22 +106,27 @@ def thresholds_from_table(table: dict, where: str = "thresholds") -> Thresholds:
     known = {f.name: f for f in fields(Thresholds)}
     for group, values in table.items():
         if group not in known:
-            raise ValueError(f"{where}.{group}: unknown threshold group (expected one of "
-                             f"{', '.join(sorted(known))})")
+            raise ValueError(
+                f"{where}.{group}: unknown threshold group (expected one of "
+                f"{', '.join(sorted(known))})"
+            )
         if not isinstance(values, dict):
             raise ValueError(f"{where}.{group}: expected a table of numbers")
         current = getattr(base, group)
         names = [f.name for f in fields(current)]
         for name, value in values.items():
             if name not in names:
-                raise ValueError(f"{where}.{group}.{name}: unknown (expected one of "
-                                 f"{', '.join(names)})")
+                raise ValueError(
+                    f"{where}.{group}.{name}: unknown (expected one of {', '.join(names)})"
+                )
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise ValueError(f"{where}.{group}.{name}: expected a number, got {value!r}")
         updated = replace(current, **values)
         ordered = [getattr(updated, n) for n in names]
         if ordered != sorted(ordered):
-            raise ValueError(f"{where}.{group}: values must increase in the order "
-                             f"{' <= '.join(names)}, got {ordered}")
+            raise ValueError(
+                f"{where}.{group}: values must increase in the order "
+                f"{' <= '.join(names)}, got {ordered}"
+            )
         changes[group] = updated
     return replace(base, **changes)

@@ -30,8 +30,7 @@ from cockpit.model import Node, Pod, Snapshot
 ScenarioKind = Literal["drain", "lose-node", "lose-host"]
 # Controllers that recreate their pods when a pod is evicted or deleted.
 RECREATING_OWNERS = frozenset({"ReplicaSet", "StatefulSet", "ReplicationController", "Job"})
-STATEFULSET_NOTE = ("StatefulSet pod: not replaced until the lost node is deleted or tainted "
-                    "node.kubernetes.io/out-of-service")
+STATEFULSET_NOTE = "StatefulSet: waits until the lost node is removed (see notes)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,13 +196,21 @@ def what_if(
     for pod in displaced:
         target = result.placed.get(pod.key)
         note = STATEFULSET_NOTE if losing and pod.owner and pod.owner.kind == "StatefulSet" else ""
-        moves.append(Move(pod, source[pod.key] or "", target,
-                          result.pending.get(pod.key, ""), note))
+        moves.append(
+            Move(pod, source[pod.key] or "", target, result.pending.get(pod.key, ""), note)
+        )
     # Victims of preemption that ended up nowhere are Pending too; say so as moves.
     for pre in result.preempted:
         if pre.victim.key in result.pending and pre.victim.key not in {m.pod.key for m in moves}:
-            moves.append(Move(pre.victim, pre.node, None, result.pending[pre.victim.key],
-                              f"preempted by {pre.by.namespace}/{pre.by.name}"))
+            moves.append(
+                Move(
+                    pre.victim,
+                    pre.node,
+                    None,
+                    result.pending[pre.victim.key],
+                    f"preempted by {pre.by.namespace}/{pre.by.name}",
+                )
+            )
 
     after_pods = _pods_after(snapshot, hit, losing, result.placed, displaced, result.preempted)
     notes = _notes(scenario, affected, losing, moves)
@@ -282,20 +289,24 @@ def _nodes_after(
             cpu_after += cpu
             req_mem_after += mem
         peak_pct = percent(peak, alloc_mem)
-        out.append(NodeAfter(
-            name=node.name,
-            lost=node.name in hit,
-            requests_cpu_before=cpu_before,
-            requests_cpu_after=cpu_after,
-            requests_memory_before=mem_before,
-            requests_memory_after=req_mem_after,
-            allocatable_cpu=node.allocatable.cpu or 0,
-            allocatable_memory=alloc_mem,
-            peak_memory_after=peak,
-            requests_memory_percent=percent(req_mem_after, alloc_mem),
-            peak_memory_percent=peak_pct,
-            peak_memory_level=t.usage_level("memory", peak_pct) if peak_pct is not None else None,
-        ))
+        out.append(
+            NodeAfter(
+                name=node.name,
+                lost=node.name in hit,
+                requests_cpu_before=cpu_before,
+                requests_cpu_after=cpu_after,
+                requests_memory_before=mem_before,
+                requests_memory_after=req_mem_after,
+                allocatable_cpu=node.allocatable.cpu or 0,
+                allocatable_memory=alloc_mem,
+                peak_memory_after=peak,
+                requests_memory_percent=percent(req_mem_after, alloc_mem),
+                peak_memory_percent=peak_pct,
+                peak_memory_level=t.usage_level("memory", peak_pct)
+                if peak_pct is not None
+                else None,
+            )
+        )
     return tuple(out)
 
 
@@ -315,11 +326,23 @@ def _pdb_impacts(
         members = snapshot.select_pods(pdb.namespace, pdb.selector)
         expected = len(members)
         healthy_before = sum(1 for p in members if p.node and p.phase == "Running" and p.ready)
-        during = sum(1 for p in members if p.node and p.phase == "Running" and p.ready
-                     and p.node not in hit and p.key in after)
+        during = sum(
+            1
+            for p in members
+            if p.node and p.phase == "Running" and p.ready and p.node not in hit and p.key in after
+        )
         healthy_after = sum(1 for p in members if p.key in after)
-        out.append(PdbImpact(pdb.namespace, pdb.name, expected, pdb.desired_healthy(expected),
-                             healthy_before, during, healthy_after))
+        out.append(
+            PdbImpact(
+                pdb.namespace,
+                pdb.name,
+                expected,
+                pdb.desired_healthy(expected),
+                healthy_before,
+                during,
+                healthy_after,
+            )
+        )
     return tuple(out)
 
 
@@ -358,10 +381,14 @@ def _notes(scenario: Scenario, affected: list[str], losing: bool, moves: list[Mo
     if not affected:
         notes.append(f"no Kubernetes node runs on {scenario.target}; nothing moves")
     if losing:
-        notes.append("pods on a lost node are evicted after the unreachable toleration "
-                     "(300 s by default) and only then recreated elsewhere")
+        notes.append(
+            "pods on a lost node are evicted after the unreachable toleration "
+            "(300 s by default) and only then recreated elsewhere"
+        )
         if any(m.note == STATEFULSET_NOTE for m in moves):
-            notes.append("StatefulSet pods stay Terminating on a lost node until you delete "
-                         "the node or taint it node.kubernetes.io/out-of-service=nodeshutdown:"
-                         "NoExecute; their placement below assumes you do")
+            notes.append(
+                "StatefulSet pods stay Terminating on a lost node until you delete "
+                "the node or taint it node.kubernetes.io/out-of-service=nodeshutdown:"
+                "NoExecute; their placement below assumes you do"
+            )
     return tuple(notes)

@@ -1,0 +1,145 @@
+"""The `cockpit` command.
+
+Errors a user can fix (a broken lab file, an unknown node) go to stderr as one clear
+message with exit code 2, never as a traceback. COCKPIT_DEBUG=1 shows the traceback of an
+unexpected failure for a bug report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+EXIT_USAGE = 2
+
+
+class CliError(Exception):
+    """A problem the user can fix; its message says how."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cockpit",
+        description="Homelab Cockpit: Proxmox hosts, guests, Kubernetes and the tailnet, "
+        "with one allocation engine.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    plan = sub.add_parser("plan", help="capacity, overcommit and risks of a lab or a plan")
+    plan.add_argument("lab", metavar="FILE|LAB", help="a lab TOML file or a built-in lab name")
+    plan.add_argument("--json", action="store_true", help="print JSON (schema cockpit.plan/1)")
+
+    whatif = sub.add_parser("whatif", help="what happens if a node or a host goes away")
+    whatif.add_argument("lab", metavar="FILE|LAB", help="a lab TOML file or a built-in lab name")
+    target = whatif.add_mutually_exclusive_group(required=True)
+    target.add_argument("--lose", metavar="NODE", help="the Kubernetes node dies")
+    target.add_argument("--lose-host", metavar="HOST", help="the physical host dies")
+    target.add_argument("--drain", metavar="NODE", help="the node is drained")
+    whatif.add_argument("--json", action="store_true", help="print JSON (schema cockpit.whatif/1)")
+
+    sub.add_parser("labs", help="list the built-in labs")
+    return parser
+
+
+def _load(spec: str):
+    from cockpit.labfile import LabFileError, load
+
+    try:
+        return load(spec)
+    except LabFileError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _print(renderable: object) -> None:
+    from rich.console import Console
+
+    Console(soft_wrap=False).print(renderable)
+
+
+def _dump(document: dict) -> None:
+    sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from cockpit import jsonout
+    from cockpit.alloc.ledger import build_ledger
+    from cockpit.alloc.risks import find_risks
+
+    lab = _load(args.lab)
+    ledger = build_ledger(lab.snapshot, lab.thresholds)
+    risks = find_risks(lab.snapshot)
+    if args.json:
+        _dump(jsonout.plan(lab, ledger, risks))
+    else:
+        from cockpit.present import plan_view
+
+        _print(plan_view(lab, ledger, risks))
+    return 0
+
+
+def cmd_whatif(args: argparse.Namespace) -> int:
+    from cockpit import jsonout
+    from cockpit.alloc.whatif import Scenario, UnknownTarget, what_if
+
+    lab = _load(args.lab)
+    if args.lose:
+        scenario = Scenario("lose-node", args.lose)
+    elif args.lose_host:
+        scenario = Scenario("lose-host", args.lose_host)
+    else:
+        scenario = Scenario("drain", args.drain)
+    try:
+        report = what_if(lab.snapshot, scenario, lab.thresholds)
+    except UnknownTarget as exc:
+        raise CliError(f"{lab.source}: {exc}") from None
+    if args.json:
+        _dump(jsonout.whatif(lab, report))
+    else:
+        from cockpit.present import whatif_view
+
+        _print(whatif_view(lab, report))
+    return 0
+
+
+def cmd_labs(_: argparse.Namespace) -> int:
+    from cockpit.labfile import BUILTIN_LABS, load
+
+    for name in BUILTIN_LABS:
+        print(f"{name:10} {load(name).description}")
+    return 0
+
+
+COMMANDS = {"plan": cmd_plan, "whatif": cmd_whatif, "labs": cmd_labs}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        return COMMANDS[args.command](args)
+    except CliError as exc:
+        print(f"cockpit: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # a bug: say so briefly, keep the traceback for those who ask
+        if os.environ.get("COCKPIT_DEBUG"):
+            raise
+        print(
+            f"cockpit: internal error: {type(exc).__name__}: {exc}\n"
+            "Run again with COCKPIT_DEBUG=1 for the full traceback and report it.",
+            file=sys.stderr,
+        )
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

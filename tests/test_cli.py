@@ -1,0 +1,104 @@
+"""The CLI as a user runs it: a real process, its stdout, stderr and exit code."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def cockpit(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "cockpit", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"COLUMNS": "200", "PATH": ""},
+    )
+
+
+def test_plan_n100_shows_the_seed_table():
+    result = cockpit("plan", "n100")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    for figure in (
+        "4 threads",
+        "20 vCPU",
+        "5.00x",
+        "15.41 GB",
+        "24.00 GB",
+        "1.56x",
+        "512 GB",
+        "250 GB",
+        "0.49x",
+    ):
+        assert figure in out
+    lines = out.splitlines()
+    assert any("CPU" in line and "5.00x" in line and "safe" in line for line in lines)
+    assert any("Memory " in line and "1.56x" in line and "balanced" in line for line in lines)
+    assert any("Disk" in line and "0.49x" in line and "ample" in line for line in lines)
+    assert "coredns" in out  # k3s' single CoreDNS replica is a risk
+
+
+def test_plan_json_follows_the_documented_schema():
+    result = cockpit("plan", "n100", "--json")
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["schema"] == "cockpit.plan/1"
+    host = doc["hosts"][0]
+    assert host["cpu"] == {"physical": 4, "allocated": 20, "ratio": 5.0, "verdict": "safe"}
+    assert host["memory"]["ratio"] == 1.5574 and host["memory"]["verdict"] == "balanced"
+    assert host["disk"]["ratio"] == 0.4883 and host["disk"]["verdict"] == "ample"
+    assert doc["thresholds"]["memory_usage"] == {"caution": 75, "warning": 85, "critical": 95}
+    assert {n["name"] for n in doc["nodes"]} == {"k3s-master", "worker-1", "worker-2"}
+    assert doc["rollups"][0]["nodes"] == ["k3s-master", "worker-1", "worker-2"]
+    codes = {r["code"] for r in doc["risks"]}
+    assert "single-replica" in codes
+
+
+def test_whatif_tells_seed_000_scenario_3():
+    result = cockpit("whatif", "n100", "--lose", "worker-1", "--json")
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["schema"] == "cockpit.whatif/1"
+    kept = {m["priority_class"] for m in doc["moves"] if m["to"]}
+    pending = {m["priority_class"] for m in doc["moves"] if not m["to"]}
+    assert kept == {"system-critical", "business-critical", "monitoring"}
+    assert pending == {"development", "optional"}
+    text = cockpit("whatif", "n100", "--lose", "worker-1").stdout
+    assert "What if node worker-1 is lost?" in text
+    assert "Pending" in text and "Insufficient memory" in text
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("whatif", "n100", "--drain", "worker-1"),
+        ("whatif", "n100", "--lose-host", "pve"),
+        ("labs",),
+    ],
+)
+def test_other_commands_run(args):
+    result = cockpit(*args)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip()
+
+
+def test_errors_are_one_clear_line_and_exit_2(tmp_path):
+    broken = tmp_path / "lab.toml"
+    broken.write_text('[[hosts]]\nname = "pve"\ncores = 4\nmemory = "16 GB"\n')
+    result = cockpit("plan", str(broken))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"cockpit: error: {broken}:4: hosts[0].memory: ")
+    assert "Proxmox size like 32G" in result.stderr
+
+    result = cockpit("whatif", "n100", "--lose", "worker-9")
+    assert result.returncode == 2 and "unknown node 'worker-9'" in result.stderr
+    assert "worker-1" in result.stderr  # says what the choices are
+
+    result = cockpit("plan", str(tmp_path / "missing.toml"))
+    assert result.returncode == 2 and "file not found" in result.stderr
+
+    result = cockpit("plan", "nosuchlab")
+    assert result.returncode == 2 and "built-in labs: n100" in result.stderr

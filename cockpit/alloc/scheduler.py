@@ -138,9 +138,30 @@ class Scheduler:
         self._holders: dict[tuple[str, str, str], dict[tuple[str, str], str]] = {}
         self._holders_any: dict[tuple[str, str], str] = {}  # terms without matchLabels
         self._where: dict[tuple[str, str], tuple[Pod, str]] = {}  # every bound pod
+        self._load(bound_pods)
+
+    def _load(self, bound_pods: Iterable[Pod]) -> None:
+        """bind() for the pods already running, in one tight loop: a what-if starts from
+        ten thousand of them and only moves a few hundred."""
+        states, requests, where = self.states, self._requests, self._where
         for pod in bound_pods:
-            if pod.node in self.states and pod.counts_for_allocation:
-                self.bind(pod, pod.node)
+            state = states.get(pod.node or "")
+            if state is None or not pod.counts_for_allocation:
+                continue
+            key = (pod.namespace, pod.name)
+            r = pod.requests
+            cpu, memory = r.cpu or 0, r.memory or 0
+            requests[key] = (cpu, memory)
+            state.free_cpu -= cpu
+            state.free_memory -= memory
+            state.free_pods -= 1
+            state.pods[key] = pod
+            owner = pod.owner
+            state.owners[(pod.namespace, owner.kind, owner.name) if owner else None] += 1
+            where[key] = (pod, state.node.name)
+            if pod.anti_affinity:
+                for slot in self._holder_slots(pod):
+                    slot[key] = state.node.name
 
     # -- bookkeeping ------------------------------------------------------------------
 

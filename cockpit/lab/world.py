@@ -1,0 +1,273 @@
+"""The physical side of the simulated homelab: hosts, Proxmox guests and their tasks, and
+the tailnet peers that live on them, all on one lab clock.
+
+Powering a host off stops its guests; a stopped guest takes down the Kubernetes node it
+backs and the tailnet peer it is. The Kubernetes face asks `backing_up(node)` to drive node
+lifecycle, so all three faces tell one story on one clock.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from cockpit.lab.clock import LabClock
+from cockpit.labfile import Lab
+from cockpit.model import Guest, Host, Peer
+
+# How long each kind of guest task takes, in lab seconds (what a small VM takes on PVE).
+TASK_SECONDS = {"start": 4.0, "shutdown": 12.0, "stop": 1.5, "reboot": 16.0}
+TASK_TYPES = {
+    ("qemu", "start"): "qmstart",
+    ("qemu", "shutdown"): "qmshutdown",
+    ("qemu", "stop"): "qmstop",
+    ("qemu", "reboot"): "qmreboot",
+    ("lxc", "start"): "vzstart",
+    ("lxc", "shutdown"): "vzshutdown",
+    ("lxc", "stop"): "vzstop",
+    ("lxc", "reboot"): "vzreboot",
+}
+
+
+class WorldError(Exception):
+    """An action the world refuses, with the message Proxmox would give."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass
+class Task:
+    upid: str
+    node: str
+    type: str
+    id: str
+    user: str
+    starttime: float
+    ends_at: float
+    effect: Callable[[], str | None] | None = None  # runs at the end; returns an error or None
+    status: str = "running"
+    exitstatus: str | None = None
+    log: list[str] = field(default_factory=list)
+    endtime: float | None = None
+
+
+class World:
+    def __init__(self, lab: Lab, clock: LabClock | None = None) -> None:
+        self.lab = lab
+        self.clock = clock or LabClock()
+        self.lock = threading.RLock()
+        snap = lab.snapshot
+        self.hosts: dict[str, Host] = {h.name: h for h in snap.hosts}
+        self.guests: dict[int, Guest] = {g.vmid: g for g in snap.guests}
+        now = self.clock.now()
+        self.started_at: dict[int, float] = {g.vmid: now - 3600 for g in snap.guests}
+        self.host_started_at: dict[str, float] = {h.name: now - 86400 for h in snap.hosts}
+        self.tasks: dict[str, Task] = {}
+        self.offline_since: dict[str, float] = {}  # peer hostname -> lab time it went away
+        self.shutdown_seconds: dict[int, float] = {}  # per-guest override (a slow guest)
+        self.listeners: list[Callable[[], None]] = []
+        self._pid = 4000
+        self._peer_online_last = {p.hostname: self._peer_up(p) for p in snap.peers}
+
+    # --- queries ---------------------------------------------------------------------
+
+    def guest(self, vmid: int) -> Guest:
+        try:
+            return self.guests[vmid]
+        except KeyError:
+            raise WorldError(
+                500, f"Configuration file 'nodes/*/qemu-server/{vmid}.conf' does not exist"
+            ) from None
+
+    def backing_up(self, node: str) -> bool:
+        """Whether the machine under a Kubernetes node is running."""
+        backing = self.lab.snapshot.backing.get(node)
+        if backing is None:
+            return True
+        with self.lock:
+            if not self.hosts[backing.host].online:
+                return False
+            if backing.vmid is None:
+                return True
+            return self.guests[backing.vmid].running
+
+    def peers(self) -> list[Peer]:
+        with self.lock:
+            self._refresh_peers()
+            return [
+                replace(
+                    p, online=self._peer_up(p), last_seen=_iso(self.offline_since.get(p.hostname))
+                )
+                for p in self.lab.snapshot.peers
+            ]
+
+    def _peer_up(self, peer: Peer) -> bool:
+        node = self._node_with_ip(peer.ips)
+        if node is not None:
+            return self.backing_up(node)
+        if peer.hostname in self.hosts:
+            return self.hosts[peer.hostname].online
+        guest = next((g for g in self.guests.values() if g.name == peer.hostname), None)
+        if guest is not None:
+            return guest.running and self.hosts[guest.host].online
+        return peer.online
+
+    def _node_with_ip(self, ips: tuple[str, ...]) -> str | None:
+        for node in self.lab.snapshot.nodes:
+            if any(addr in ips for _, addr in node.addresses):
+                return node.name
+        return None
+
+    def _refresh_peers(self) -> None:
+        now = self.clock.now()
+        for peer in self.lab.snapshot.peers:
+            up = self._peer_up(peer)
+            if self._peer_online_last.get(peer.hostname, True) and not up:
+                self.offline_since[peer.hostname] = now
+            elif up:
+                self.offline_since.pop(peer.hostname, None)
+            self._peer_online_last[peer.hostname] = up
+
+    # --- power -----------------------------------------------------------------------
+
+    def set_host_power(self, name: str, on: bool) -> None:
+        """A host loses power (or comes back): its guests stop with it and, like PVE's
+        onboot guests, start again when it returns."""
+        with self.lock:
+            host = self.hosts[name]
+            if host.online == on:
+                return
+            self.hosts[name] = replace(host, online=on)
+            now = self.clock.now()
+            for vmid, g in self.guests.items():
+                if g.host != name:
+                    continue
+                if not on:
+                    self.guests[vmid] = replace(g, status="stopped")
+                elif not g.template:
+                    self.guests[vmid] = replace(g, status="running")
+                    self.started_at[vmid] = now
+            if on:
+                self.host_started_at[name] = now
+            self._refresh_peers()
+        self._changed()
+
+    def guest_action(
+        self,
+        vmid: int,
+        action: str,
+        user: str = "root@pam",
+        timeout: float | None = None,
+        force_stop: bool = False,
+    ) -> Task:
+        """Start a Proxmox task that changes a guest's power state on the lab clock."""
+        with self.lock:
+            g = self.guest(vmid)
+            if not self.hosts[g.host].online:
+                raise WorldError(595, f"no route to host {g.host}")
+            if action not in TASK_SECONDS:
+                raise WorldError(501, f"Method 'POST /status/{action}' not implemented")
+            if action == "start" and g.running:
+                raise WorldError(500, f"VM {vmid} already running")
+            if action in ("shutdown", "reboot") and not g.running:
+                raise WorldError(500, f"VM {vmid} not running")
+            duration = TASK_SECONDS[action]
+            if action in ("shutdown", "reboot"):
+                duration = self.shutdown_seconds.get(vmid, duration)
+            effect = self._effect(vmid, action, duration, timeout, force_stop)
+            if timeout is not None:
+                duration = min(duration, timeout + TASK_SECONDS["stop"])
+            return self._task(
+                g.host, TASK_TYPES[(g.kind, action)], str(vmid), user, duration, effect
+            )
+
+    def _effect(
+        self, vmid: int, action: str, duration: float, timeout: float | None, force_stop: bool
+    ) -> Callable[[], str | None]:
+        def apply() -> str | None:
+            g = self.guests[vmid]
+            if action == "start":
+                self.guests[vmid] = replace(g, status="running")
+                self.started_at[vmid] = self.clock.now()
+                return None
+            timed_out = timeout is not None and duration > timeout
+            if action in ("shutdown", "reboot") and timed_out and not force_stop:
+                return "VM quit/powerdown failed - got timeout"
+            if action == "reboot":
+                self.started_at[vmid] = self.clock.now()
+                return None
+            self.guests[vmid] = replace(g, status="stopped")
+            return None
+
+        return apply
+
+    def _task(
+        self,
+        node: str,
+        kind: str,
+        ident: str,
+        user: str,
+        duration: float,
+        effect: Callable[[], str | None] | None,
+    ) -> Task:
+        self._pid += 1
+        start = self.clock.now()
+        upid = (
+            f"UPID:{node}:{self._pid:08X}:{os.getpid() & 0xFFFFFFFF:08X}:{int(start):08X}:"
+            f"{kind}:{ident}:{user}:"
+        )
+        task = Task(
+            upid,
+            node,
+            kind,
+            ident,
+            user,
+            start,
+            start + duration,
+            effect,
+            log=[f"starting task {upid}"],
+        )
+        self.tasks[upid] = task
+        return task
+
+    def tick(self) -> None:
+        """Finish every task whose time has come."""
+        finished = False
+        with self.lock:
+            now = self.clock.now()
+            for task in self.tasks.values():
+                if task.status == "running" and task.ends_at <= now:
+                    error = task.effect() if task.effect else None
+                    task.status = "stopped"
+                    task.endtime = now
+                    task.exitstatus = "OK" if error is None else error
+                    task.log.append("TASK OK" if error is None else f"TASK ERROR: {error}")
+                    finished = True
+            if finished:
+                self._refresh_peers()
+        if finished:
+            self._changed()
+
+    def task(self, upid: str) -> Task:
+        self.tick()
+        try:
+            return self.tasks[upid]
+        except KeyError:
+            raise WorldError(500, f"unable to parse worker upid '{upid}'") from None
+
+    def _changed(self) -> None:
+        for listener in list(self.listeners):
+            listener()
+
+
+def _iso(ts: float | None) -> str:
+    if ts is None:
+        return ""
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -1,0 +1,56 @@
+"""How each source is doing, in words an operator can act on.
+
+Adapters raise SourceError with what is wrong and how to fix it; whoever polls them turns
+that into a Health. A source that was fine and then fails is "stale" (its last data is
+still shown, marked with its age) rather than blanked out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+State = Literal["ok", "stale", "error", "unconfigured"]
+
+
+class SourceError(Exception):
+    """A source failure: `reason` says what happened, `hint` how to fix it."""
+
+    def __init__(self, reason: str, hint: str = "") -> None:
+        super().__init__(f"{reason}; {hint}" if hint else reason)
+        self.reason = reason
+        self.hint = hint
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    source: str  # "kube", "proxmox", "tailscale"
+    state: State
+    reason: str = ""
+    hint: str = ""
+    last_ok: float | None = None  # unix time of the last good answer
+    since: float | None = None  # unix time the current state began
+
+    @staticmethod
+    def ok(source: str, now: float) -> Health:
+        return Health(source, "ok", last_ok=now, since=now)
+
+    @staticmethod
+    def unconfigured(source: str, hint: str) -> Health:
+        return Health(source, "unconfigured", "not configured", hint)
+
+    def failed(self, error: SourceError, now: float) -> Health:
+        """The health after a failed poll: stale if we have data from before, else error."""
+        state: State = "stale" if self.last_ok is not None else "error"
+        since = self.since if self.state == state else now
+        return Health(self.source, state, error.reason, error.hint, self.last_ok, since)
+
+    def describe(self, now: float) -> str:
+        if self.state == "ok":
+            return "ok"
+        if self.state == "unconfigured":
+            return f"not configured: {self.hint}"
+        text = f"{self.reason}"
+        if self.state == "stale" and self.last_ok is not None:
+            text = f"stale for {int(now - self.last_ok)} s: {text}"
+        return f"{text} ({self.hint})" if self.hint else text

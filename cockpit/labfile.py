@@ -60,6 +60,7 @@ from cockpit.model import (
     Workload,
     workload_key_of,
 )
+from cockpit.tomlread import Context, Table, TomlFileError, parse_toml
 
 BUILTIN_LABS = ("n100", "tailnet", "arm-cloud", "xeon")
 DISTROS = ("k3s", "kubeadm", "none")
@@ -78,13 +79,8 @@ DAEMONSET_TOLERATIONS = (
 DEFAULT_RESERVED = Resources(0, 100 * 2**20)
 
 
-class LabFileError(ValueError):
-    """A lab file that cannot be used, located as precisely as we can."""
-
-    def __init__(self, file: str, where: str, message: str, line: int | None = None) -> None:
-        self.file, self.where, self.message, self.line = file, where, message, line
-        place = f"{file}:{line}" if line else file
-        super().__init__(f"{place}: {where}: {message}" if where else f"{place}: {message}")
+class LabFileError(TomlFileError):
+    """A lab file that cannot be used."""
 
 
 @dataclass(frozen=True)
@@ -95,167 +91,6 @@ class Lab:
     thresholds: Thresholds = DEFAULT_THRESHOLDS
     source: str = ""
     distro: str = "none"
-
-
-# --- reading helpers -----------------------------------------------------------------------
-
-
-class _Table:
-    """A TOML table being read: tracks its key path and which keys were used, so typos in a
-    plan ("memroy") are reported instead of silently ignored."""
-
-    def __init__(self, data: Any, path: tuple[str | int, ...], ctx: _Context) -> None:
-        if not isinstance(data, dict):
-            raise ctx.error(path, f"expected a table, got {type(data).__name__} {data!r}")
-        self.data, self.path, self.ctx = data, path, ctx
-        self.used: set[str] = set()
-
-    def error(self, key: str | None, message: str) -> LabFileError:
-        return self.ctx.error((*self.path, key) if key else self.path, message)
-
-    def has(self, key: str) -> bool:
-        return key in self.data
-
-    def raw(self, key: str, default: Any = None) -> Any:
-        self.used.add(key)
-        return self.data.get(key, default)
-
-    def required(self, key: str) -> Any:
-        if key not in self.data:
-            raise self.error(key, "is required")
-        return self.raw(key)
-
-    def typed(self, key: str, kind: type | tuple[type, ...], default: Any, what: str) -> Any:
-        value = self.raw(key, default)
-        if value is default:
-            return value
-        if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
-            raise self.error(key, f"expected {what}, got {value!r}")
-        if not isinstance(value, kind):
-            raise self.error(key, f"expected {what}, got {value!r}")
-        return value
-
-    def str(self, key: str, default: Any = "") -> Any:
-        return self.typed(key, str, default, "a string")
-
-    def int(self, key: str, default: Any = None) -> Any:
-        return self.typed(key, int, default, "a whole number")
-
-    def bool(self, key: str, default: bool = False) -> bool:
-        return self.typed(key, bool, default, "true or false")
-
-    def strings(self, key: str) -> tuple[str, ...]:
-        value = self.raw(key, [])
-        if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise self.error(key, f"expected a list of strings, got {value!r}")
-        return tuple(value)
-
-    def string_map(self, key: str) -> dict[str, str]:
-        value = self.raw(key, {})
-        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-            raise self.error(key, f"expected a table of strings, got {value!r}")
-        return dict(value)
-
-    def parsed(self, key: str, parse: Callable[[Any], int], what: str, default: Any = None) -> Any:
-        value = self.raw(key, default)
-        if value is default:
-            return value
-        try:
-            return parse(value)
-        except (ValueError, TypeError) as exc:
-            raise self.error(key, f"expected {what}: {exc}") from None
-
-    def cpu(self, key: str, default: Any = None) -> Any:
-        return self.parsed(key, units.parse_cpu, "a CPU quantity like 250m or 2", default)
-
-    def k8s_bytes(self, key: str, default: Any = None) -> Any:
-        return self.parsed(key, units.parse_bytes, "a memory quantity like 512Mi or 1.5Gi", default)
-
-    def pve_size(self, key: str, default: Any = None) -> Any:
-        return self.parsed(key, units.parse_pve_size, "a Proxmox size like 32G or 1.5T", default)
-
-    def sub(self, key: str) -> _Table | None:
-        if key not in self.data:
-            self.used.add(key)
-            return None
-        return _Table(self.raw(key), (*self.path, key), self.ctx)
-
-    def items(self, key: str) -> list[_Table]:
-        value = self.raw(key, [])
-        if not isinstance(value, list):
-            raise self.error(key, "expected a list of tables ([[" + key + "]] sections)")
-        return [_Table(v, (*self.path, key, i), self.ctx) for i, v in enumerate(value)]
-
-    def done(self) -> None:
-        unknown = sorted(set(self.data) - self.used)
-        if unknown:
-            raise self.error(
-                unknown[0],
-                "unknown key (check its spelling; known keys here: "
-                + ", ".join(sorted(self.used))
-                + ")",
-            )
-
-
-@dataclass
-class _Context:
-    file: str
-    text: str
-
-    def error(self, path: tuple[str | int | None, ...], message: str) -> LabFileError:
-        clean = tuple(p for p in path if p is not None)
-        return LabFileError(self.file, _dotted(clean), message, _locate(self.text, clean))
-
-
-def _dotted(path: tuple[str | int, ...]) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
-    return out
-
-
-def _locate(text: str, path: tuple[str | int, ...]) -> int | None:
-    """Best-effort line number for a key path such as ("workloads", 3, "requests")."""
-    if not path or not text:
-        return None
-    lines = text.splitlines()
-    name = path[0]
-    start, end = 0, len(lines)
-    rest = list(path[1:])
-    if rest and isinstance(rest[0], int):
-        index = rest.pop(0)
-        header = re.compile(rf"^\s*\[\[\s*{re.escape(str(name))}\s*\]\]")
-        seen = -1
-        for i, line in enumerate(lines):
-            if header.match(line):
-                seen += 1
-                if seen == index:
-                    start = i
-                    break
-        else:
-            return None
-    else:
-        header = re.compile(rf"^\s*\[\s*{re.escape(str(name))}\s*[\].]")
-        for i, line in enumerate(lines):
-            if header.match(line):
-                start = i
-                break
-        else:
-            key = re.compile(rf"^\s*\"?{re.escape(str(name))}\"?\s*=")
-            return next((i + 1 for i, line in enumerate(lines) if key.match(line)), None)
-    for j in range(start + 1, len(lines)):
-        if lines[j].lstrip().startswith("["):
-            end = j
-            break
-    keys = [p for p in rest if isinstance(p, str)]
-    if keys:
-        pattern = re.compile(rf"^\s*\"?{re.escape(keys[0])}\"?\s*[=.]")
-        for j in range(start, end):
-            if pattern.match(lines[j]):
-                return j + 1
-    return start + 1
 
 
 # --- public entry points --------------------------------------------------------------------
@@ -292,13 +127,8 @@ def load(spec: str | Path) -> Lab:
 
 
 def loads(text: str, file: str = "<lab>") -> Lab:
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        match = re.search(r"at line (\d+)", str(exc))
-        line = int(match.group(1)) if match else None
-        raise LabFileError(file, "", f"not valid TOML: {exc}", line) from None
-    return _LabReader(_Context(file, text)).read(data)
+    data = parse_toml(text, file, LabFileError)
+    return _LabReader(Context(file, text, LabFileError)).read(data)
 
 
 # --- the reader ------------------------------------------------------------------------------
@@ -322,13 +152,13 @@ class _Draft:
 
 
 class _LabReader:
-    def __init__(self, ctx: _Context) -> None:
+    def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.draft = _Draft()
         self.created = 0.0
 
     def read(self, data: dict) -> Lab:
-        root = _Table(data, (), self.ctx)
+        root = Table(data, (), self.ctx)
         meta = root.sub("lab")
         name = description = ""
         distro = "none"
@@ -386,7 +216,7 @@ class _LabReader:
 
     # -- physical and Proxmox layers ------------------------------------------------------
 
-    def read_host(self, t: _Table) -> None:
+    def read_host(self, t: Table) -> None:
         name = t.required("name")
         if not isinstance(name, str) or not name:
             raise t.error("name", "expected a non-empty string")
@@ -422,7 +252,7 @@ class _LabReader:
         )
         t.done()
 
-    def read_guest(self, t: _Table) -> None:
+    def read_guest(self, t: Table) -> None:
         vmid = t.int("vmid")
         if vmid is None or vmid < 100:
             raise t.error("vmid", "is required: the Proxmox VM id (100 or more)")
@@ -447,7 +277,7 @@ class _LabReader:
                 default_name = "rootfs" if kind == "lxc" and i == 0 else f"scsi{i}"
                 disks.append(Disk(default_name, size))
             else:
-                dt = _Table(d, (*t.path, "disks", i), self.ctx)
+                dt = Table(d, (*t.path, "disks", i), self.ctx)
                 size = dt.pve_size("size")
                 if size is None:
                     raise dt.error("size", "is required")
@@ -478,7 +308,7 @@ class _LabReader:
 
     # -- Kubernetes layer -------------------------------------------------------------------
 
-    def read_node(self, t: _Table, distro: str) -> None:
+    def read_node(self, t: Table, distro: str) -> None:
         name = t.str("name")
         if not name:
             raise t.error("name", "is required")
@@ -543,7 +373,7 @@ class _LabReader:
         self.draft.nodes[name] = node
         self.draft.backing[name] = backing
 
-    def read_priority_classes(self, t: _Table | None) -> None:
+    def read_priority_classes(self, t: Table | None) -> None:
         for name, value in BUILTIN_PRIORITY.items():
             self.draft.priority[name] = PriorityClass(name, value)
         if t is None:
@@ -553,7 +383,7 @@ class _LabReader:
             if isinstance(raw, int) and not isinstance(raw, bool):
                 self.draft.priority[name] = PriorityClass(name, raw)
                 continue
-            pt = _Table(raw, (*t.path, name), self.ctx)
+            pt = Table(raw, (*t.path, name), self.ctx)
             value = pt.int("value")
             if value is None:
                 raise pt.error("value", "is required: the class's priority, a whole number")
@@ -569,16 +399,16 @@ class _LabReader:
     def read_system_workloads(self, distro: str) -> None:
         path = LABS_DIR / "system" / f"{distro}.toml"
         text = path.read_text(encoding="utf-8")
-        inner = _LabReader(_Context(str(path), text))
+        inner = _LabReader(Context(str(path), text, LabFileError))
         inner.draft = self.draft  # system pods land in the same lab
         inner.created = self.created
-        root = _Table(tomllib.loads(text), (), inner.ctx)
+        root = Table(tomllib.loads(text), (), inner.ctx)
         for t in root.items("workloads"):
             inner.read_workload(t)
         root.done()
         self.created = inner.created
 
-    def read_workload(self, t: _Table) -> None:
+    def read_workload(self, t: Table) -> None:
         name = t.str("name")
         if not name:
             raise t.error("name", "is required")
@@ -742,7 +572,7 @@ class _LabReader:
         if target:
             self.draft.pinned[pod.key] = target
 
-    def read_containers(self, t: _Table, name: str) -> tuple[Container, ...]:
+    def read_containers(self, t: Table, name: str) -> tuple[Container, ...]:
         listed = t.items("containers")
         if listed:
             if t.has("requests") or t.has("limits"):
@@ -761,7 +591,7 @@ class _LabReader:
             ),
         )
 
-    def read_container(self, t: _Table, default_name: str) -> Container:
+    def read_container(self, t: Table, default_name: str) -> Container:
         c = Container(
             name=t.str("name", default_name),
             image=t.str("image"),
@@ -772,14 +602,14 @@ class _LabReader:
         t.done()
         return c
 
-    def read_resources(self, t: _Table | None) -> Resources:
+    def read_resources(self, t: Table | None) -> Resources:
         if t is None:
             return Resources()
         r = Resources(t.cpu("cpu"), t.k8s_bytes("memory"))
         t.done()
         return r
 
-    def read_toleration(self, t: _Table) -> Toleration:
+    def read_toleration(self, t: Table) -> Toleration:
         operator = t.str("operator", "Equal" if t.has("value") else "Exists")
         if operator not in ("Equal", "Exists"):
             raise t.error("operator", f"expected Equal or Exists, got {operator!r}")
@@ -789,7 +619,7 @@ class _LabReader:
         t.done()
         return tol
 
-    def read_spread(self, t: _Table, selector: LabelSelector) -> SpreadConstraint:
+    def read_spread(self, t: Table, selector: LabelSelector) -> SpreadConstraint:
         key = t.str("topology_key", "kubernetes.io/hostname")
         when = t.str("when_unsatisfiable", "DoNotSchedule")
         if when not in ("DoNotSchedule", "ScheduleAnyway"):
@@ -802,7 +632,7 @@ class _LabReader:
 
     # -- tailnet ----------------------------------------------------------------------------
 
-    def read_peer(self, t: _Table) -> None:
+    def read_peer(self, t: Table) -> None:
         hostname = t.str("hostname")
         if not hostname:
             raise t.error("hostname", "is required")
@@ -865,7 +695,7 @@ def _with_ready(workloads: Iterable[Workload], pods: Iterable[Pod]) -> tuple[Wor
     return tuple(replace(w, ready_replicas=running[w.key]) for w in workloads)
 
 
-def _arch(t: _Table) -> str:
+def _arch(t: Table) -> str:
     arch = t.str("arch", "amd64")
     aliases = {"x86_64": "amd64", "aarch64": "arm64"}
     arch = aliases.get(arch, arch)
@@ -874,7 +704,7 @@ def _arch(t: _Table) -> str:
     return arch
 
 
-def _parse_at(t: _Table, path: tuple, value: Any, parse: Callable[[Any], int], what: str) -> int:
+def _parse_at(t: Table, path: tuple, value: Any, parse: Callable[[Any], int], what: str) -> int:
     try:
         return parse(value)
     except (ValueError, TypeError) as exc:
@@ -886,7 +716,7 @@ _TAINT = re.compile(
 )
 
 
-def _parse_taint(t: _Table, index: int, text: str) -> Taint:
+def _parse_taint(t: Table, index: int, text: str) -> Taint:
     m = _TAINT.match(text)
     if not m:
         raise t.ctx.error(
@@ -897,7 +727,7 @@ def _parse_taint(t: _Table, index: int, text: str) -> Taint:
     return Taint(m.group(1), m.group(3), m.group(2) or "")  # type: ignore[arg-type]
 
 
-def _int_or_percent(t: _Table, key: str) -> int | str | None:
+def _int_or_percent(t: Table, key: str) -> int | str | None:
     value = t.raw(key)
     if value is None:
         return None

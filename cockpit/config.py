@@ -1,0 +1,288 @@
+"""The cockpit's configuration: `$XDG_CONFIG_HOME/cockpit/config.toml`, then environment
+overrides, validated with errors that name the file, line and key.
+
+    [kubernetes]
+    kubeconfig = "~/.kube/config"      # default: $KUBECONFIG, then ~/.kube/config
+    context = "home"                   # default: the kubeconfig's current context
+
+    [proxmox]
+    url = "https://pve.lan:8006"
+    token = "cockpit@pve!monitor"      # USER@REALM!TOKENID
+    secret = "env:PVE_TOKEN_SECRET"    # or "file:~/.config/cockpit/pve.secret"
+    ca_file = "/etc/pve/pve-root-ca.pem"
+    insecure = false                   # true skips TLS verification; only when you mean it
+
+    [tailscale]
+    socket = "/var/run/tailscale/tailscaled.sock"   # default: the standard paths
+
+    [links.worker-1]                   # when names and IPs do not tell which guest a node is
+    host = "pve"
+    vmid = 102
+
+    [thresholds.memory_ratio]          # see cockpit/alloc/thresholds.py
+    balanced = 1.5
+
+    [ui]
+    theme = "dark"
+    readonly = false
+
+Environment: COCKPIT_CONFIG (the file), KUBECONFIG, COCKPIT_KUBE_CONTEXT,
+COCKPIT_PROXMOX_URL, COCKPIT_PROXMOX_TOKEN ("USER@REALM!TOKENID=SECRET", the form of the
+PVEAPIToken header), COCKPIT_PROXMOX_CA, COCKPIT_PROXMOX_INSECURE=1,
+COCKPIT_TAILSCALE_SOCKET, COCKPIT_READONLY=1.
+
+A source with nothing configured is "not configured", never an error. Secrets are kept as
+cockpit.secret.Secret, never as str, so they cannot leak through a repr or a log line.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from cockpit.alloc.thresholds import DEFAULT_THRESHOLDS, Thresholds, thresholds_from_table
+from cockpit.model import Backing
+from cockpit.secret import Secret
+from cockpit.tomlread import Context, Table, TomlFileError, parse_toml
+
+TOKEN_ID = re.compile(r"^[^@!\s]+@[^@!\s]+![A-Za-z][A-Za-z0-9._-]*$")
+
+
+class ConfigError(TomlFileError):
+    """A config file or environment variable that cannot be used."""
+
+
+@dataclass(frozen=True)
+class KubeSettings:
+    kubeconfig: str | None = None  # None: $KUBECONFIG, then ~/.kube/config
+    context: str | None = None
+
+
+@dataclass(frozen=True)
+class ProxmoxSettings:
+    host: str
+    port: int
+    user: str  # USER@REALM
+    token_name: str
+    token_value: Secret
+    verify: bool | str = True  # a CA file path, True (system CAs) or False (insecure)
+    timeout: float = 5.0
+
+    @property
+    def url(self) -> str:
+        return f"https://{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class TailscaleSettings:
+    socket: str | None = None  # None: the standard paths, then `tailscale status --json`
+    cli: str = "tailscale"
+
+
+@dataclass(frozen=True)
+class Config:
+    path: str
+    kube: KubeSettings | None
+    proxmox: ProxmoxSettings | None
+    tailscale: TailscaleSettings
+    links: Mapping[str, Backing] = field(default_factory=dict)
+    thresholds: Thresholds = DEFAULT_THRESHOLDS
+    theme: str = "dark"
+    readonly: bool = False
+
+    def unconfigured_hint(self, source: str) -> str:
+        return {
+            "kube": f"set [kubernetes] kubeconfig in {self.path} or export KUBECONFIG",
+            "proxmox": f"add a [proxmox] url, token and secret to {self.path}, or export "
+            "COCKPIT_PROXMOX_URL and COCKPIT_PROXMOX_TOKEN",
+            "tailscale": f"set [tailscale] socket in {self.path}",
+        }[source]
+
+
+def default_path(env: Mapping[str, str] = os.environ) -> Path:
+    if env.get("COCKPIT_CONFIG"):
+        return Path(env["COCKPIT_CONFIG"]).expanduser()
+    base = env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "cockpit" / "config.toml"
+
+
+def load_config(path: str | Path | None = None, env: Mapping[str, str] = os.environ) -> Config:
+    """Read the config file (a missing file is an empty config) and apply the environment."""
+    file = Path(path).expanduser() if path else default_path(env)
+    explicit = path is not None or bool(env.get("COCKPIT_CONFIG"))
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        if explicit:
+            raise ConfigError(str(file), "", "file not found") from None
+        text = ""
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(file), "", f"cannot read: {exc}") from None
+    ctx = Context(str(file), text, ConfigError)
+    root = Table(parse_toml(text, str(file), ConfigError), (), ctx)
+    config = Config(
+        path=str(file),
+        kube=_kube(root.sub("kubernetes"), env),
+        proxmox=_proxmox(root.sub("proxmox"), env, file.parent),
+        tailscale=_tailscale(root.sub("tailscale"), env),
+        links=_links(root.sub("links")),
+        thresholds=_thresholds(root, ctx),
+        **_ui(root.sub("ui"), env),
+    )
+    root.done()
+    return config
+
+
+def _kube(t: Table | None, env: Mapping[str, str]) -> KubeSettings | None:
+    kubeconfig = context = None
+    if t is not None:
+        kubeconfig = t.str("kubeconfig") or None
+        context = t.str("context") or None
+        t.done()
+    context = env.get("COCKPIT_KUBE_CONTEXT") or context
+    if kubeconfig is not None:
+        return KubeSettings(str(Path(kubeconfig).expanduser()), context)
+    candidates = [p for p in (env.get("KUBECONFIG") or "").split(os.pathsep) if p]
+    candidates.append(str(Path(env.get("HOME") or Path.home()) / ".kube" / "config"))
+    present = [str(Path(p).expanduser()) for p in candidates if Path(p).expanduser().exists()]
+    if not present and not env.get("KUBERNETES_SERVICE_HOST"):
+        return None  # nothing to connect to: not configured, not an error
+    # Several files merge as kubectl merges them; none but in a pod: in-cluster config.
+    return KubeSettings(os.pathsep.join(present) or None, context)
+
+
+def _proxmox(t: Table | None, env: Mapping[str, str], base: Path) -> ProxmoxSettings | None:
+    url = token = ca_file = None
+    secret: Secret | None = None
+    insecure = False
+    timeout = 5.0
+    if t is not None:
+        url = t.str("url") or None
+        token = t.str("token") or None
+        raw_secret = t.str("secret")
+        if raw_secret:
+            secret = _secret_ref(t, "secret", raw_secret, env, base)
+        ca_file = t.str("ca_file") or None
+        insecure = t.bool("insecure")
+        timeout = float(t.typed("timeout", (int, float), 5.0, "a number of seconds"))
+        t.done()
+    url = env.get("COCKPIT_PROXMOX_URL") or url
+    if env.get("COCKPIT_PROXMOX_TOKEN"):
+        token, sep, value = env["COCKPIT_PROXMOX_TOKEN"].partition("=")
+        if not sep or not value:
+            raise ConfigError(
+                "COCKPIT_PROXMOX_TOKEN",
+                "",
+                "expected USER@REALM!TOKENID=SECRET (the secret is not shown here)",
+            )
+        secret = Secret(value)
+    ca_file = env.get("COCKPIT_PROXMOX_CA") or ca_file
+    insecure = insecure or env.get("COCKPIT_PROXMOX_INSECURE", "") in ("1", "true", "yes")
+    if url is None and token is None:
+        return None
+    where = "COCKPIT_PROXMOX_URL" if env.get("COCKPIT_PROXMOX_URL") else "proxmox.url"
+    if url is None:
+        raise ConfigError(
+            str(base),
+            "proxmox.url",
+            "is required with a token: the API address such as https://pve.lan:8006",
+        )
+    parts = urlsplit(url if "://" in url else f"https://{url}")
+    if parts.scheme != "https" or not parts.hostname:
+        raise ConfigError(
+            where, "", f"expected an https:// URL such as https://pve.lan:8006, got {url!r}"
+        )
+    if token is None or not TOKEN_ID.match(token):
+        raise ConfigError(
+            str(base),
+            "proxmox.token",
+            "expected an API token id USER@REALM!"
+            f"TOKENID such as cockpit@pve!monitor, got {token!r}",
+        )
+    if secret is None:
+        raise ConfigError(
+            str(base),
+            "proxmox.secret",
+            'is required: the token\'s secret as "env:VARIABLE" or "file:PATH"',
+        )
+    user, _, name = token.partition("!")
+    verify: bool | str = (
+        False if insecure else (str(Path(ca_file).expanduser()) if ca_file else True)
+    )
+    return ProxmoxSettings(parts.hostname, parts.port or 8006, user, name, secret, verify, timeout)
+
+
+def _secret_ref(t: Table, key: str, value: str, env: Mapping[str, str], base: Path) -> Secret:
+    """Secrets are referenced, not written into the config: env:NAME or file:PATH."""
+    kind, _, ref = value.partition(":")
+    if kind == "env" and ref:
+        if ref not in env:
+            raise t.error(key, f"environment variable {ref} is not set")
+        return Secret(env[ref])
+    if kind == "file" and ref:
+        path = Path(ref).expanduser()
+        if not path.is_absolute():
+            path = base / path
+        try:
+            return Secret(path.read_text(encoding="utf-8").strip())
+        except OSError as exc:
+            raise t.error(key, f"cannot read the secret file {path}: {exc.strerror}") from None
+    raise t.error(
+        key,
+        'expected "env:VARIABLE" or "file:PATH" (the secret itself does not '
+        "belong in the config file)",
+    )
+
+
+def _tailscale(t: Table | None, env: Mapping[str, str]) -> TailscaleSettings:
+    socket = cli = None
+    if t is not None:
+        socket = t.str("socket") or None
+        cli = t.str("cli") or None
+        t.done()
+    socket = env.get("COCKPIT_TAILSCALE_SOCKET") or socket
+    return TailscaleSettings(socket, cli or "tailscale")
+
+
+def _links(t: Table | None) -> dict[str, Backing]:
+    links: dict[str, Backing] = {}
+    if t is None:
+        return links
+    for node in list(t.data):
+        lt = t.sub(node)
+        assert lt is not None
+        host = lt.str("host")
+        if not host:
+            raise lt.error("host", "is required: the physical host (Proxmox node) name")
+        links[node] = Backing(host, lt.int("vmid"))
+        lt.done()
+    t.done()
+    return links
+
+
+def _thresholds(root: Table, ctx: Context) -> Thresholds:
+    if not root.has("thresholds"):
+        return DEFAULT_THRESHOLDS
+    raw = root.raw("thresholds")
+    if not isinstance(raw, dict):
+        raise root.error("thresholds", "expected a table")
+    try:
+        return thresholds_from_table(raw)
+    except ValueError as exc:
+        where, _, message = str(exc).partition(": ")
+        raise ctx.error(tuple(where.split(".")), message) from None
+
+
+def _ui(t: Table | None, env: Mapping[str, str]) -> dict:
+    theme, readonly = "dark", False
+    if t is not None:
+        theme = t.str("theme", "dark")
+        readonly = t.bool("readonly")
+        t.done()
+    if env.get("COCKPIT_READONLY", "") in ("1", "true", "yes"):
+        readonly = True
+    return {"theme": theme, "readonly": readonly}

@@ -1,0 +1,42 @@
+"""The lab's Kubernetes side assembled: store, controllers, API and its HTTP face."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cockpit.lab.kube_api import KubeApi
+from cockpit.lab.kube_controllers import Controllers
+from cockpit.lab.kube_face import KubeFace
+from cockpit.lab.kube_seed import seed
+from cockpit.lab.kube_store import Store
+from cockpit.lab.world import World
+
+
+class KubeLab:
+    def __init__(self, world: World, metrics: bool = True) -> None:
+        self.world = world
+        self.store = Store(world.clock.now)
+        self.controllers = Controllers(self.store, world)
+        self.controllers.metrics_enabled = metrics
+        self.api = KubeApi(self.store, world.clock.now, self.controllers)
+        self.face = KubeFace(self.api)
+        seed(self.store, self.controllers, world.lab.snapshot, world.clock.now())
+        if not metrics:
+            self.api.disable_metrics()
+
+    def start(self, kubeconfig: Path) -> KubeLab:
+        self.controllers.reconcile()  # settle once before anyone looks
+        self.controllers.start()
+        self.face.start()
+        self.kubeconfig = self.face.write_kubeconfig(kubeconfig)
+        return self
+
+    def stop(self) -> None:
+        self.face.stop()
+        self.controllers.stop()
+
+    def __enter__(self) -> KubeLab:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

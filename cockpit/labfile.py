@@ -582,21 +582,17 @@ class _LabReader:
                     "when containers are listed",
                 )
             return tuple(self.read_container(c, f"c{i}") for i, c in enumerate(listed))
-        return (
-            Container(
-                name=name,
-                image=t.str("image"),
-                requests=self.read_resources(t.sub("requests")),
-                limits=self.read_resources(t.sub("limits")),
-            ),
-        )
+        limits = self.read_resources(t.sub("limits"))
+        requests = _defaulted(self.read_resources(t.sub("requests")), limits)
+        return (Container(name=name, image=t.str("image"), requests=requests, limits=limits),)
 
     def read_container(self, t: Table, default_name: str) -> Container:
+        limits = self.read_resources(t.sub("limits"))
         c = Container(
             name=t.str("name", default_name),
             image=t.str("image"),
-            requests=self.read_resources(t.sub("requests")),
-            limits=self.read_resources(t.sub("limits")),
+            requests=_defaulted(self.read_resources(t.sub("requests")), limits),
+            limits=limits,
             restart_policy=t.str("restart_policy"),
         )
         t.done()
@@ -693,6 +689,15 @@ class _LabReader:
 def _with_ready(workloads: Iterable[Workload], pods: Iterable[Pod]) -> tuple[Workload, ...]:
     running = Counter(workload_key_of(p) for p in pods if p.node is not None)
     return tuple(replace(w, ready_replicas=running[w.key]) for w in workloads)
+
+
+def _defaulted(requests: Resources, limits: Resources) -> Resources:
+    """The apiserver's defaulting: a resource with a limit and no request requests its
+    limit, so a plan charges such a container exactly as the cluster will."""
+    return Resources(
+        limits.cpu if requests.cpu is None else requests.cpu,
+        limits.memory if requests.memory is None else requests.memory,
+    )
 
 
 def _arch(t: Table) -> str:

@@ -152,6 +152,8 @@ class KubeApi:
         self.mutations: Counter[str] = Counter()  # "PATCH nodes" -> count, for read-only proofs
         self.address = "127.0.0.1:6443"
         self.hidden_groups: set[str] = set()
+        self.calls: Counter[str] = Counter()  # "GET /api/v1/pods" -> count
+        self.denied: set[str] = set()  # plurals this lab's user may not touch (an RBAC test)
 
     def disable_metrics(self) -> None:
         """A cluster without metrics-server: the group is simply not there."""
@@ -163,6 +165,7 @@ class KubeApi:
     # --- entry -------------------------------------------------------------------------
 
     def handle(self, req: Request) -> Response:
+        self.calls[f"{req.method} {req.path}"] += 1
         try:
             if req.method in MUTATING:
                 self.mutations[f"{req.method} {req.path}"] += 1
@@ -208,6 +211,22 @@ class KubeApi:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         name = rest[1] if len(rest) > 1 else None
         sub = rest[2] if len(rest) > 2 else None
+        if resource.plural in self.denied:
+            verb = {
+                "GET": "list" if name is None else "get",
+                "POST": "create",
+                "DELETE": "delete",
+                "PATCH": "patch",
+                "PUT": "update",
+            }[req.method]
+            scope = f'in the namespace "{namespace}"' if namespace else "at the cluster scope"
+            raise ApiError(
+                403,
+                "Forbidden",
+                f"{resource.plural} is forbidden: User "
+                f'"lab-viewer" cannot {verb} resource "{resource.plural}" in API '
+                f'group "{resource.group}" {scope}',
+            )
         return self._dispatch(req, resource, namespace, name, sub)
 
     # --- discovery ---------------------------------------------------------------------
@@ -442,6 +461,7 @@ class KubeApi:
                     )
                 if not events:
                     self.store.wait(min(0.5, max(0.0, deadline - time.monotonic())))
+                    yield b""  # nothing to send: lets the server notice a stop or a cut
 
         return Response(200, stream())
 

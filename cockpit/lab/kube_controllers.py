@@ -224,10 +224,7 @@ class Controllers:
                     f"forbidden: no PriorityClass with name {pc_name} was found",
                 )
             spec["priority"] = pc["value"]
-        pod["status"] = {
-            "phase": "Pending",
-            "qosClass": pod.get("status", {}).get("qosClass", "BestEffort"),
-        }
+        pod["status"] = {"phase": "Pending", "qosClass": parse_pod(pod).qos}
         return pod
 
     def delete_pod(self, key: Key, grace: int | None = None) -> dict:
@@ -585,6 +582,12 @@ class Controllers:
         }
         if node:
             pod["spec"]["nodeName"] = node
+        if kind == "DaemonSet":
+            # The DaemonSet controller's own tolerations: its pods stay on sick nodes.
+            pod["spec"].setdefault("tolerations", []).extend(
+                {"key": t.key, "operator": t.operator, "effect": t.effect}
+                for t in DAEMONSET_TOLERATIONS
+            )
         pod = self.admit_pod(pod)
         if node:
             set_condition(pod, "PodScheduled", "True", "", "", now)

@@ -3,6 +3,7 @@ kubeconfig so that kubectl, the official client and the cockpit reach it the nor
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import socket
 import threading
@@ -18,6 +19,14 @@ from cockpit.lab.kube_api import KubeApi, Request, Response
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.connections.add(self.connection)
+
+    def finish(self) -> None:
+        self.server.connections.discard(self.connection)
+        super().finish()
 
     def log_message(self, format: str, *args: object) -> None:
         pass  # the lab is quiet; tests read state, not access logs
@@ -69,6 +78,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                     # A killed connection mid-watch: no terminating chunk, just gone.
                     self.connection.shutdown(socket.SHUT_RDWR)
                     return
+                if not line:
+                    continue
                 self.wfile.write(f"{len(line):x}\r\n".encode() + line + b"\r\n")
                 self.wfile.flush()
             self.wfile.write(b"0\r\n\r\n")
@@ -111,6 +122,7 @@ class _Server(http.server.ThreadingHTTPServer):
         self.api = api
         self.faults = Faults()
         self.stopping = threading.Event()
+        self.connections: set[socket.socket] = set()  # open keep-alive connections
 
 
 class KubeFace:
@@ -140,6 +152,10 @@ class KubeFace:
         self.server.stopping.set()
         self.server.shutdown()
         self.server.server_close()
+        # A stopped server is gone for its clients too, keep-alive connections included.
+        for conn in list(self.server.connections):
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
 
     def write_kubeconfig(self, path: Path, context: str = "cockpit-lab") -> Path:
         """A kubeconfig like k3s writes, pointing at this face (no TLS: loopback only)."""

@@ -1,0 +1,492 @@
+"""The Kubernetes adapter: the official client for kubeconfig and auth, raw JSON for data.
+
+Each resource kind gets a watcher thread that lists, then watches from the list's
+resourceVersion, relists on 410 Gone, and reconnects with backoff when the connection dies.
+Responses are read with `_preload_content=False` and parsed with orjson straight into slim
+model records, so the client's model classes (seconds of CPU for a thousand pods) are never
+built. metrics.k8s.io is polled; a cluster without metrics-server is "metrics absent", not
+an error. The `kubernetes` package is imported on first connect, not at import, so the UI
+can paint before it loads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from cockpit.config import KubeSettings
+from cockpit.model import Node, Pdb, Pod, PriorityClass, Resources, Workload
+from cockpit.sources.health import Health, SourceError
+from cockpit.sources.kube_parse import (
+    parse_node,
+    parse_node_metrics,
+    parse_pdb,
+    parse_pod,
+    parse_pod_metrics,
+    parse_priority_class,
+    parse_workload,
+)
+
+Parser = Callable[[dict], Any]
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str  # what the health and the snapshot call it
+    path: str  # the cluster-wide list path
+    parse: Parser
+    key: Callable[[dict], tuple[str, str]] = lambda o: (
+        o["metadata"].get("namespace", ""),
+        o["metadata"]["name"],
+    )
+
+
+KINDS = (
+    Kind("nodes", "/api/v1/nodes", parse_node),
+    Kind("pods", "/api/v1/pods", parse_pod),
+    Kind("deployments", "/apis/apps/v1/deployments", lambda o: parse_workload(o, "Deployment")),
+    Kind("statefulsets", "/apis/apps/v1/statefulsets", lambda o: parse_workload(o, "StatefulSet")),
+    Kind("daemonsets", "/apis/apps/v1/daemonsets", lambda o: parse_workload(o, "DaemonSet")),
+    Kind("pdbs", "/apis/policy/v1/poddisruptionbudgets", parse_pdb),
+    Kind("priorityclasses", "/apis/scheduling.k8s.io/v1/priorityclasses", parse_priority_class),
+)
+WATCH_TIMEOUT = 300  # ask the server to end each watch after this, then rewatch
+BACKOFF = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
+
+
+@dataclass
+class KubeState:
+    nodes: dict[tuple[str, str], Node] = field(default_factory=dict)
+    pods: dict[tuple[str, str], Pod] = field(default_factory=dict)
+    deployments: dict[tuple[str, str], Workload] = field(default_factory=dict)
+    statefulsets: dict[tuple[str, str], Workload] = field(default_factory=dict)
+    daemonsets: dict[tuple[str, str], Workload] = field(default_factory=dict)
+    pdbs: dict[tuple[str, str], Pdb] = field(default_factory=dict)
+    priorityclasses: dict[tuple[str, str], PriorityClass] = field(default_factory=dict)
+    node_usage: dict[str, Resources] = field(default_factory=dict)
+    pod_usage: dict[tuple[str, str], Resources] = field(default_factory=dict)
+    metrics: str = "unknown"  # "present", "absent" or "unknown"
+
+
+class KubeSource:
+    def __init__(
+        self,
+        settings: KubeSettings,
+        on_change: Callable[[], None] | None = None,
+        request_timeout: float = 10.0,
+        metrics_every: float = 15.0,
+    ) -> None:
+        self.settings = settings
+        self.on_change = on_change or (lambda: None)
+        self.request_timeout = request_timeout
+        self.metrics_every = metrics_every
+        self.state = KubeState()
+        self.lock = threading.Lock()
+        self.synced: dict[str, bool] = {k.name: False for k in KINDS}
+        self.errors: dict[str, SourceError | None] = {k.name: None for k in KINDS}
+        self.events_seen = 0  # watch events applied, for the benchmarks
+        self.last_ok: float | None = None  # when every kind was last in sync
+        self.failing_since: float | None = None
+        self._client: Any = None
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._responses: set[Any] = set()
+
+    # --- connection --------------------------------------------------------------------
+
+    def connect(self) -> None:
+        """Load the kubeconfig and build an API client (imports the kubernetes package)."""
+        try:
+            from kubernetes import config as kconfig
+            from kubernetes.config.config_exception import ConfigException
+        except ImportError as exc:  # pragma: no cover - a broken install
+            raise SourceError(
+                f"the kubernetes client is not installed: {exc}", "reinstall the cockpit"
+            ) from None
+        try:
+            if self.settings.kubeconfig is None:
+                kconfig.load_incluster_config()
+                from kubernetes.client import ApiClient
+
+                self._client = ApiClient()
+            else:
+                self._client = kconfig.new_client_from_config(
+                    config_file=self.settings.kubeconfig, context=self.settings.context
+                )
+        except (
+            ConfigException,
+            OSError,
+            ValueError,
+            TypeError,
+            KeyError,
+            ImportError,
+            Exception,
+        ) as exc:  # YAML, auth plugins ...: all mean "unusable"
+            where = self.settings.kubeconfig or "in-cluster service account"
+            raise SourceError(
+                f"cannot use kubeconfig {where}: {exc}",
+                "check the file, or pick a context with --context",
+            ) from None
+
+    @property
+    def server(self) -> str:
+        return self._client.configuration.host if self._client else ""
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, Any] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+        stream: bool = False,
+        timeout: float | None = None,
+    ) -> Any:
+        """One raw API call; the response body parsed with orjson (or the open response
+        when streaming). Every failure becomes a SourceError."""
+        if self._client is None:
+            self.connect()
+        from kubernetes.client.exceptions import ApiException
+        from urllib3.exceptions import HTTPError as Urllib3Error
+
+        headers = {"Accept": "application/json", "Content-Type": content_type}
+        timeout = (
+            (self.request_timeout, WATCH_TIMEOUT + 30)
+            if stream
+            else (timeout or self.request_timeout)
+        )
+        try:
+            call = self._client.param_serialize(
+                method,
+                path,
+                query_params=list((query or {}).items()),
+                header_params=headers,
+                body=body,
+                auth_settings=["BearerToken"],
+            )
+            resp = self._client.call_api(*call, _request_timeout=timeout).response
+        except ApiException as exc:  # the client reports transport failures as status 0
+            raise SourceError(
+                f"cannot reach the Kubernetes API at {self.server}: {exc.reason}",
+                "is the cluster up? check the kubeconfig's server address",
+            ) from None
+        except (Urllib3Error, OSError) as exc:
+            raise SourceError(
+                f"cannot reach the Kubernetes API at {self.server}: {_reason(exc)}",
+                "is the cluster up? check the kubeconfig's server address",
+            ) from None
+        if not 200 <= resp.status < 300:
+            body_bytes = resp.data
+            resp.release_conn()
+            raise _api_error(resp.status, body_bytes, path)
+        if stream:
+            return resp
+        data = resp.data
+        try:
+            return orjson.loads(data) if data else {}
+        except orjson.JSONDecodeError:
+            raise SourceError(
+                f"the Kubernetes API answered {path} with something that is not "
+                f"JSON: {data[:80]!r}",
+                "a proxy in between? check the kubeconfig's server address",
+            ) from None
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._stop.clear()
+        for kind in KINDS:
+            t = threading.Thread(
+                target=self._watch_kind, args=(kind,), daemon=True, name=f"kube-watch-{kind.name}"
+            )
+            t.start()
+            self._threads.append(t)
+        t = threading.Thread(target=self._poll_metrics, daemon=True, name="kube-metrics")
+        t.start()
+        self._threads.append(t)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for resp in list(self._responses):
+            with contextlib.suppress(Exception):  # closing is best effort
+                resp.close()  # unblocks a thread waiting on a watch
+        for t in self._threads:
+            t.join(timeout=5)
+        self._threads.clear()
+
+    # --- list + watch ------------------------------------------------------------------
+
+    def list_kind(self, kind: Kind) -> tuple[dict, str]:
+        """A full list, paginated, parsed into records; returns (records, resourceVersion)."""
+        records: dict = {}
+        token = ""
+        while True:
+            query: dict[str, Any] = {"limit": 500}
+            if token:
+                query["continue"] = token
+            doc = self.request("GET", kind.path, query)
+            for item in doc.get("items") or []:
+                records[kind.key(item)] = kind.parse(item)
+            meta = doc.get("metadata") or {}
+            token = meta.get("continue") or ""
+            if not token:
+                return records, str(meta.get("resourceVersion", ""))
+
+    def _watch_kind(self, kind: Kind) -> None:
+        attempt = 0
+        rv = ""
+        while not self._stop.is_set():
+            try:
+                if not rv:
+                    records, rv = self.list_kind(kind)
+                    with self.lock:
+                        setattr(self.state, kind.name, records)
+                    self._mark(kind, None)
+                rv = self._follow(kind, rv)
+                attempt = 0
+            except _Gone:
+                rv = ""  # our resourceVersion is too old: relist, as a reflector does
+            except SourceError as exc:
+                self._mark(kind, exc)
+                rv = "" if not self.synced[kind.name] else rv
+                delay = BACKOFF[min(attempt, len(BACKOFF) - 1)]
+                attempt += 1
+                self._stop.wait(delay)
+
+    def _follow(self, kind: Kind, rv: str) -> str:
+        """Apply watch events until the server ends the watch; return the last rv."""
+        query = {
+            "watch": "true",
+            "resourceVersion": rv,
+            "allowWatchBookmarks": "true",
+            "timeoutSeconds": WATCH_TIMEOUT,
+        }
+        resp = self.request("GET", kind.path, query, stream=True)
+        if self.errors[kind.name] is not None:
+            self._mark(kind, None)  # the watch is back: so is the source
+        self._responses.add(resp)
+        try:
+            from kubernetes.watch.watch import iter_resp_lines
+
+            for line in iter_resp_lines(resp):
+                if self._stop.is_set():
+                    break
+                if not line:
+                    continue
+                try:
+                    event = orjson.loads(line)
+                except orjson.JSONDecodeError:
+                    raise SourceError(
+                        f"a {kind.name} watch sent something that is not JSON: {line[:80]!r}",
+                        "a proxy in between?",
+                    ) from None
+                rv = self._apply(kind, event, rv)
+        except (SourceError, _Gone):
+            raise
+        except Exception as exc:  # a dropped stream surfaces as many exception types
+            raise SourceError(
+                f"the {kind.name} watch was cut: {_reason(exc)}", "reconnecting"
+            ) from None
+        finally:
+            self._responses.discard(resp)
+            resp.release_conn()
+        return rv
+
+    def _apply(self, kind: Kind, event: dict, rv: str) -> str:
+        kind_of = event.get("type")
+        obj = event.get("object") or {}
+        if kind_of == "ERROR":
+            if obj.get("code") == 410:
+                raise _Gone()
+            raise _api_error(obj.get("code", 500), orjson.dumps(obj), kind.path)
+        new_rv = (obj.get("metadata") or {}).get("resourceVersion") or rv
+        if kind_of == "BOOKMARK":
+            return new_rv
+        key = kind.key(obj)
+        with self.lock:
+            table = getattr(self.state, kind.name)
+            if kind_of == "DELETED":
+                table.pop(key, None)
+            else:
+                table[key] = kind.parse(obj)
+            self.events_seen += 1
+        self.on_change()
+        return new_rv
+
+    def _mark(self, kind: Kind, error: SourceError | None) -> None:
+        now = time.time()
+        with self.lock:
+            if error is None:
+                self.synced[kind.name] = True
+            self.errors[kind.name] = error
+            failing = any(e is not None for e in self.errors.values())
+            if not failing and all(self.synced.values()):
+                self.last_ok, self.failing_since = now, None
+            elif failing and self.failing_since is None:
+                self.failing_since = now
+        self.on_change()
+
+    # --- metrics -------------------------------------------------------------------------
+
+    def _poll_metrics(self) -> None:
+        while not self._stop.is_set():
+            # The watches report the connection's health; metrics stay as they were.
+            with contextlib.suppress(SourceError):
+                self.fetch_metrics()
+            self._stop.wait(self.metrics_every)
+
+    def fetch_metrics(self) -> None:
+        try:
+            nodes = self.request("GET", "/apis/metrics.k8s.io/v1beta1/nodes")
+            pods = self.request("GET", "/apis/metrics.k8s.io/v1beta1/pods")
+        except SourceError as exc:
+            if "404" in exc.reason or "503" in exc.reason:
+                with self.lock:
+                    self.state.metrics = "absent"
+                    self.state.node_usage, self.state.pod_usage = {}, {}
+                self.on_change()
+                return
+            raise
+        node_usage = dict(parse_node_metrics(i) for i in nodes.get("items") or [])
+        pod_usage = dict(parse_pod_metrics(i) for i in pods.get("items") or [])
+        with self.lock:
+            self.state.metrics = "present"
+            self.state.node_usage, self.state.pod_usage = node_usage, pod_usage
+        self.on_change()
+
+    # --- what the inventory reads ------------------------------------------------------
+
+    def health(self, now: float | None = None) -> Health:
+        """ok when every kind is synced and watched; stale (data kept, marked with its age)
+        when a watch is down after a good sync; error when there never was good data."""
+        now = time.time() if now is None else now
+        with self.lock:
+            errors = [e for e in self.errors.values() if e is not None]
+            synced = all(self.synced.values())
+            last_ok, since = self.last_ok, self.failing_since
+        if not errors:
+            if synced:
+                return Health("kube", "ok", last_ok=last_ok, since=last_ok)
+            return Health("kube", "error", "still syncing", "wait a moment", since=now)
+        first = errors[0]
+        state = "stale" if last_ok is not None else "error"
+        return Health("kube", state, first.reason, first.hint, last_ok, since)
+
+    def records(self) -> KubeState:
+        """A consistent copy of everything known, usage merged into the records."""
+        with self.lock:
+            s = self.state
+            return KubeState(
+                dict(s.nodes),
+                dict(s.pods),
+                dict(s.deployments),
+                dict(s.statefulsets),
+                dict(s.daemonsets),
+                dict(s.pdbs),
+                dict(s.priorityclasses),
+                dict(s.node_usage),
+                dict(s.pod_usage),
+                s.metrics,
+            )
+
+    # --- writes (used by the actions) ----------------------------------------------------
+
+    def cordon(self, node: str, unschedulable: bool = True, dry_run: bool = False) -> dict:
+        body = {"spec": {"unschedulable": True if unschedulable else None}}
+        return self.request(
+            "PATCH",
+            f"/api/v1/nodes/{node}",
+            _dry(dry_run),
+            body,
+            "application/strategic-merge-patch+json",
+        )
+
+    def evict(self, namespace: str, pod: str, dry_run: bool = False) -> dict:
+        body = {
+            "apiVersion": "policy/v1",
+            "kind": "Eviction",
+            "metadata": {"name": pod, "namespace": namespace},
+        }
+        return self.request(
+            "POST", f"/api/v1/namespaces/{namespace}/pods/{pod}/eviction", _dry(dry_run), body
+        )
+
+    def rollout_restart(self, kind: str, namespace: str, name: str, dry_run: bool = False) -> dict:
+        """What `kubectl rollout restart` sends: a new restartedAt annotation."""
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        body = {
+            "spec": {
+                "template": {
+                    "metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": stamp}}
+                }
+            }
+        }
+        return self.request(
+            "PATCH",
+            f"/apis/apps/v1/namespaces/{namespace}/{_plural(kind)}/{name}",
+            _dry(dry_run),
+            body,
+            "application/strategic-merge-patch+json",
+        )
+
+    def scale(
+        self, kind: str, namespace: str, name: str, replicas: int, dry_run: bool = False
+    ) -> dict:
+        return self.request(
+            "PATCH",
+            f"/apis/apps/v1/namespaces/{namespace}/{_plural(kind)}/{name}/scale",
+            _dry(dry_run),
+            {"spec": {"replicas": replicas}},
+            "application/merge-patch+json",
+        )
+
+
+class _Gone(Exception):
+    """The watch's resourceVersion is older than the server remembers (410)."""
+
+
+def _dry(dry_run: bool) -> dict[str, str]:
+    return {"dryRun": "All"} if dry_run else {}
+
+
+def _plural(kind: str) -> str:
+    return {"Deployment": "deployments", "StatefulSet": "statefulsets", "DaemonSet": "daemonsets"}[
+        kind
+    ]
+
+
+def _reason(exc: BaseException) -> str:
+    reason = getattr(exc, "reason", None)
+    return str(reason or exc) or type(exc).__name__
+
+
+def _api_error(status: int, body: Any, path: str) -> SourceError:
+    message = ""
+    try:
+        doc = orjson.loads(body) if body else {}
+        message = doc.get("message", "") if isinstance(doc, dict) else ""
+    except (orjson.JSONDecodeError, TypeError):
+        message = (
+            (body or b"")[:120].decode("utf-8", "replace")
+            if isinstance(body, bytes)
+            else str(body)[:120]
+        )
+    hints = {
+        401: "the kubeconfig's credentials were rejected: an expired token or certificate?",
+        403: "the user lacks RBAC rights: grant get/list/watch on this resource (a "
+        "cluster-wide ClusterRole such as `view`)",
+        404: "the resource is not served by this cluster",
+        429: "the API is rate limiting; retrying",
+        503: "the API server (or an aggregated API) is unavailable",
+    }
+    return SourceError(
+        f"{status} from {path}: {message or 'no message'}",
+        hints.get(status, "see the API server's logs"),
+    )

@@ -26,6 +26,12 @@ def _parser() -> argparse.ArgumentParser:
         description="Homelab Cockpit: Proxmox hosts, guests, Kubernetes and the tailnet, "
         "with one allocation engine.",
     )
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        help="the config file (default: $XDG_CONFIG_HOME/cockpit/config.toml)",
+    )
+    parser.add_argument("--context", metavar="NAME", help="the kubeconfig context to use")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     plan = sub.add_parser("plan", help="capacity, overcommit and risks of a lab or a plan")
@@ -41,6 +47,48 @@ def _parser() -> argparse.ArgumentParser:
     whatif.add_argument("--json", action="store_true", help="print JSON (schema cockpit.whatif/1)")
 
     sub.add_parser("labs", help="list the built-in labs")
+
+    lab = sub.add_parser(
+        "lab", help="run the simulated homelab on loopback and say how to reach it"
+    )
+    lab.add_argument(
+        "lab",
+        nargs="?",
+        default="n100",
+        metavar="LAB",
+        help="a built-in lab or a lab file (default n100)",
+    )
+    lab.add_argument("--speed", type=float, default=1.0, help="lab seconds per real second")
+    lab.add_argument(
+        "--dir",
+        metavar="DIR",
+        help="where to write the kubeconfig, CA, socket "
+        "and config (default: a new temporary folder)",
+    )
+    lab.add_argument(
+        "--for",
+        dest="duration",
+        type=float,
+        metavar="SECONDS",
+        help="stop after this long (default: until Ctrl-C)",
+    )
+
+    report = sub.add_parser(
+        "report",
+        help="linked inventory, source health, ledger and "
+        "risks from the configured sources (or a lab)",
+    )
+    report.add_argument(
+        "--lab",
+        metavar="LAB",
+        help="start this lab and report on it through "
+        "its own config, as a real homelab would be reached",
+    )
+    report.add_argument("--speed", type=float, default=10.0, help="lab speed with --lab")
+    report.add_argument(
+        "--timeout", type=float, default=20.0, help="seconds to wait for the sources"
+    )
+    report.add_argument("--json", action="store_true", help="print JSON (schema cockpit.report/1)")
     return parser
 
 
@@ -112,7 +160,85 @@ def cmd_labs(_: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"plan": cmd_plan, "whatif": cmd_whatif, "labs": cmd_labs}
+def _config(path: str | None, context: str | None = None):  # returns a Config
+    from dataclasses import replace
+
+    from cockpit.config import ConfigError, load_config
+
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
+    if context and config.kube is not None:
+        config = replace(config, kube=replace(config.kube, context=context))
+    return config
+
+
+def cmd_lab(args: argparse.Namespace) -> int:
+    import time
+    from pathlib import Path
+
+    from cockpit.lab.runner import RunningLab
+
+    if args.speed <= 0:
+        raise CliError(f"--speed must be positive, got {args.speed}")
+    running = RunningLab(_load(args.lab), args.speed, Path(args.dir) if args.dir else None)
+    running.start()
+    try:
+        print("\n".join(running.describe()), flush=True)
+        print(
+            "Ctrl-C stops the lab."
+            if args.duration is None
+            else f"The lab stops in {args.duration:g} s.",
+            flush=True,
+        )
+        deadline = None if args.duration is None else time.monotonic() + args.duration
+        while deadline is None or time.monotonic() < deadline:
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        running.stop()
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from cockpit import report
+    from cockpit.inventory import from_config
+
+    running = None
+    if args.lab:
+        from cockpit.lab.runner import RunningLab
+
+        running = RunningLab(_load(args.lab), args.speed).start()
+        config_path: str | None = str(running.config_path)
+    else:
+        config_path = args.config
+    try:
+        config = _config(config_path, args.context)
+        inventory = from_config(config)
+        snapshot = inventory.refresh(timeout=args.timeout)
+        health = inventory.health()
+        inventory.stop()
+        name = running.lab.name if running else "live"
+        lab, ledger, risks = report.build(snapshot, name, config.thresholds)
+        if args.json:
+            _dump(report.report_json(lab, inventory.links, health, ledger, risks))
+        else:
+            _print(report.report_view(lab, inventory.links, health, ledger, risks))
+    finally:
+        if running is not None:
+            running.stop()
+    return 0
+
+
+COMMANDS = {
+    "plan": cmd_plan,
+    "whatif": cmd_whatif,
+    "labs": cmd_labs,
+    "lab": cmd_lab,
+    "report": cmd_report,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

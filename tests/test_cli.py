@@ -102,3 +102,61 @@ def test_errors_are_one_clear_line_and_exit_2(tmp_path):
 
     result = cockpit("plan", "nosuchlab")
     assert result.returncode == 2 and "built-in labs: n100" in result.stderr
+
+
+def test_report_on_a_lab_goes_through_its_config():
+    result = subprocess.run(
+        [sys.executable, "-m", "cockpit", "report", "--lab", "n100", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"COLUMNS": "200", "PATH": "", "HOME": "/nonexistent"},
+    )
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["schema"] == "cockpit.report/1"
+    assert {k: v["state"] for k, v in doc["health"].items()} == {
+        "kube": "ok",
+        "proxmox": "ok",
+        "tailscale": "ok",
+    }
+    assert doc["counts"]["nodes"] == 3 and doc["counts"]["guests"] == 4
+    assert doc["links"]["nodes"]["worker-1"] == {
+        "host": "pve",
+        "vmid": 102,
+        "how": "by IP 192.168.1.12 (guest agent)",
+    }
+    host = doc["ledger"]["hosts"][0]
+    assert host["cpu"]["ratio"] == 5.0 and host["memory"]["verdict"] == "balanced"
+
+
+def test_lab_runs_prints_how_to_reach_it_and_stops(tmp_path):
+    result = cockpit("lab", "n100", "--speed", "10", "--dir", str(tmp_path), "--for", "2")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    for what in ("kubeconfig", "proxmox", "tailscale", "config"):
+        assert what in out
+    assert (tmp_path / "kubeconfig").exists() and (tmp_path / "config.toml").exists()
+    secret = (tmp_path / "pve.secret").read_text().strip()
+    assert secret and secret not in out  # the token's secret is referenced, never shown
+
+
+def test_report_without_anything_configured_still_answers(tmp_path):
+    env = {
+        "PATH": "",
+        "HOME": str(tmp_path),
+        "XDG_CONFIG_HOME": str(tmp_path),
+        "COCKPIT_TAILSCALE_SOCKET": str(tmp_path / "missing.sock"),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "cockpit", "report", "--json", "--timeout", "3"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    health = json.loads(result.stdout)["health"]
+    assert health["kube"]["state"] == "unconfigured"
+    assert health["proxmox"]["state"] == "unconfigured"
+    assert health["tailscale"]["state"] == "error"

@@ -1,0 +1,246 @@
+"""One Snapshot from three feeds: Kubernetes (watched), Proxmox and Tailscale (polled).
+
+Each feed keeps its last good data when it fails, so the other layers stay on screen and
+the failing one is marked stale with its age; a source that is not configured says how to
+configure it. Subscribers get the new Snapshot and the names of the layers that changed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from cockpit.config import Config
+from cockpit.model import Guest, Host, Peer, Snapshot
+from cockpit.sources.health import Health, SourceError
+from cockpit.topology import Links, link
+
+Listener = Callable[[Snapshot, frozenset[str]], None]
+LAYERS = ("hosts", "guests", "nodes", "pods", "workloads", "pdbs", "peers")
+
+
+@dataclass
+class _Polled:
+    """A polled source's last good answer and its health."""
+
+    health: Health
+    data: Any = None
+
+
+class Inventory:
+    def __init__(
+        self,
+        config: Config,
+        kube: Any = None,
+        proxmox: Any = None,
+        tailscale: Any = None,
+        poll_every: float = 10.0,
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.kube, self.proxmox, self.tailscale = kube, proxmox, tailscale
+        self.poll_every = poll_every
+        self.now = now
+        self.lock = threading.RLock()
+        self.listeners: list[Listener] = []
+        self.polled = {
+            "proxmox": _Polled(
+                Health("proxmox", "error", "not fetched yet")
+                if proxmox
+                else Health.unconfigured("proxmox", config.unconfigured_hint("proxmox"))
+            ),
+            "tailscale": _Polled(Health("tailscale", "error", "not fetched yet")),
+        }
+        self.version = 0
+        self.links = Links()
+        self._snapshot = Snapshot()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._dirty = threading.Event()
+
+    # --- running -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self.kube is not None:
+            self.kube.on_change = self._dirty.set
+            self.kube.start()
+        for name, source in (("proxmox", self.proxmox), ("tailscale", self.tailscale)):
+            if source is not None:
+                t = threading.Thread(
+                    target=self._poll_loop, args=(name, source), daemon=True, name=f"poll-{name}"
+                )
+                t.start()
+                self._threads.append(t)
+        t = threading.Thread(target=self._publish_loop, daemon=True, name="inventory")
+        t.start()
+        self._threads.append(t)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._dirty.set()
+        if self.kube is not None:
+            self.kube.stop()
+        for t in self._threads:
+            t.join(timeout=5)
+
+    def subscribe(self, listener: Listener) -> None:
+        self.listeners.append(listener)
+
+    def _poll_loop(self, name: str, source: Any) -> None:
+        while not self._stop.is_set():
+            self.poll(name, source)
+            self._dirty.set()
+            self._stop.wait(self.poll_every)
+
+    def poll(self, name: str, source: Any) -> None:
+        """One fetch; on failure the last good data stays and the health says why."""
+        entry = self.polled[name]
+        try:
+            data = source.fetch()
+        except SourceError as exc:
+            with self.lock:
+                entry.health = entry.health.failed(exc, self.now())
+            return
+        except Exception as exc:  # a bug in an adapter must not take the other panes down
+            error = SourceError(
+                f"unexpected {type(exc).__name__}: {exc}",
+                "please report this with COCKPIT_DEBUG=1 output",
+            )
+            with self.lock:
+                entry.health = entry.health.failed(error, self.now())
+            return
+        with self.lock:
+            entry.data = data
+            entry.health = Health.ok(name, self.now())
+
+    def _publish_loop(self) -> None:
+        while not self._stop.is_set():
+            self._dirty.wait(1.0)
+            if self._stop.is_set():
+                return
+            # Watch events come in bursts; gather a burst into one snapshot.
+            time.sleep(0.05)
+            self._dirty.clear()
+            self.publish()
+
+    # --- one-shot use (report, tests) --------------------------------------------------
+
+    def refresh(self, timeout: float = 15.0) -> Snapshot:
+        """Fetch everything once and wait for Kubernetes to sync (or fail) within timeout."""
+        workers = []
+        for name, source in (("proxmox", self.proxmox), ("tailscale", self.tailscale)):
+            if source is not None:
+                t = threading.Thread(target=self.poll, args=(name, source), daemon=True)
+                t.start()
+                workers.append(t)
+        if self.kube is not None:
+            self.kube.start()
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and not all(self.kube.synced.values()):
+                if any(e is not None for e in self.kube.errors.values()):
+                    break
+                time.sleep(0.05)
+            with contextlib.suppress(SourceError):
+                self.kube.fetch_metrics()
+        for t in workers:
+            t.join(timeout)
+        return self.publish()
+
+    # --- the snapshot --------------------------------------------------------------------
+
+    def health(self) -> dict[str, Health]:
+        now = self.now()
+        if self.kube is not None:
+            kube = self.kube.health(now)
+        else:
+            kube = Health.unconfigured("kube", self.config.unconfigured_hint("kube"))
+        with self.lock:
+            return {"kube": kube, **{n: e.health for n, e in self.polled.items()}}
+
+    def build(self) -> Snapshot:
+        hosts: tuple[Host, ...] = ()
+        guests: tuple[Guest, ...] = ()
+        with self.lock:
+            pve = self.polled["proxmox"].data
+            ts = self.polled["tailscale"].data
+        if pve is not None:
+            hosts, guests = tuple(pve.hosts), tuple(pve.guests)
+        peers: tuple[Peer, ...] = ()
+        if ts is not None:
+            peers = ((ts.self_peer,) if ts.self_peer else ()) + tuple(ts.peers)
+        nodes, pods, workloads, pdbs, classes = (), (), (), (), ()
+        if self.kube is not None:
+            k = self.kube.records()
+            nodes = tuple(
+                replace(n, usage=k.node_usage.get(n.name)) if n.name in k.node_usage else n
+                for n in k.nodes.values()
+            )
+            pods = tuple(
+                replace(p, usage=k.pod_usage.get(p.key)) if p.key in k.pod_usage else p
+                for p in k.pods.values()
+            )
+            workloads = (*k.deployments.values(), *k.statefulsets.values(), *k.daemonsets.values())
+            pdbs = tuple(k.pdbs.values())
+            classes = tuple(k.priorityclasses.values())
+        links = link(nodes, guests, hosts, peers, self.config.links)
+        with self.lock:
+            self.links = links
+        return Snapshot(
+            hosts=hosts,
+            guests=guests,
+            nodes=nodes,
+            pods=pods,
+            workloads=tuple(workloads),
+            pdbs=pdbs,
+            priority_classes=classes,
+            peers=peers,
+            backing=dict(links.backing),
+        )
+
+    def publish(self) -> Snapshot:
+        new = self.build()
+        with self.lock:
+            old = self._snapshot
+            changed = frozenset(
+                layer for layer in LAYERS if getattr(old, layer) != getattr(new, layer)
+            )
+            if changed or self.version == 0:
+                self.version += 1
+                self._snapshot = replace(new, version=self.version)
+            snapshot = self._snapshot
+        if changed:
+            for listener in list(self.listeners):
+                listener(snapshot, changed)
+        return snapshot
+
+    @property
+    def snapshot(self) -> Snapshot:
+        with self.lock:
+            return self._snapshot
+
+
+def from_config(config: Config) -> Inventory:
+    """The adapters a config asks for; an unconfigured source is simply absent."""
+    from cockpit.sources.kube import KubeSource
+    from cockpit.sources.proxmox import ProxmoxSource
+    from cockpit.sources.tailscale import TailscaleSource
+
+    kube = KubeSource(config.kube) if config.kube is not None else None
+    proxmox = None
+    if config.proxmox is not None:
+        p = config.proxmox
+        proxmox = ProxmoxSource(
+            p.host,
+            p.port,
+            user=p.user,
+            token_name=p.token_name,
+            token_value=p.token_value,
+            verify=p.verify,
+            timeout=p.timeout,
+        )
+    tailscale = TailscaleSource(config.tailscale.socket, config.tailscale.cli)
+    return Inventory(config, kube, proxmox, tailscale)

@@ -357,30 +357,34 @@ class KubeApi:
         return obj
 
     def _list(self, req: Request, r: Resource, namespace: str | None) -> Response:
-        items, rv = self.store.list(r.store_key, namespace)
-        labels = parse_label_selector(req.query.get("labelSelector", ""))
-        fields = parse_field_selector(req.query.get("fieldSelector", ""))
-        items = [
-            i for i in items if labels.matches(i["metadata"].get("labels") or {}) and fields(i)
-        ]
-        meta: dict[str, Any] = {"resourceVersion": str(rv)}
+        label_text = req.query.get("labelSelector", "")
+        field_text = req.query.get("fieldSelector", "")
         limit = int(req.query.get("limit") or 0)
-        start = 0
+        start, rv = 0, None
         if req.query.get("continue"):
             start, rv = _decode_continue(req.query["continue"])
-            meta["resourceVersion"] = str(rv)
-        if limit:
-            page = items[start : start + limit]
-            if start + limit < len(items):
-                meta["continue"] = _encode_continue(start + limit, rv)
-                meta["remainingItemCount"] = len(items) - start - limit
-            items = page
-        elif start:
-            items = items[start:]
+        if not label_text and not field_text:
+            # The common paginated full list: only this page's objects are touched.
+            items, current, total = self.store.page(r.store_key, namespace, start, limit)
+        else:
+            labels = parse_label_selector(label_text)
+            fields = parse_field_selector(field_text)
+            everything, current = self.store.list(r.store_key, namespace)
+            matched = [
+                i
+                for i in everything
+                if labels.matches(i["metadata"].get("labels") or {}) and fields(i)
+            ]
+            total = len(matched)
+            items = matched[start : start + limit] if limit else matched[start:]
+        rv = rv or current
+        meta: dict[str, Any] = {"resourceVersion": str(rv)}
+        if limit and start + limit < total:
+            meta["continue"] = _encode_continue(start + limit, rv)
+            meta["remainingItemCount"] = total - start - limit
         for item in items:
             self._with_kind(r, item)
-        accept = req.headers.get("accept", "")
-        if "as=Table" in accept:
+        if "as=Table" in req.headers.get("accept", ""):
             return Response(
                 body=kube_tables.table(
                     r.plural, items, meta, self.now(), wide="wide" in req.query.get("output", "")

@@ -66,6 +66,8 @@ class Store:
         self.objects: dict[str, dict[Key, dict]] = defaultdict(dict)
         self.events: dict[str, deque[WatchEvent]] = defaultdict(lambda: deque(maxlen=history))
         self.oldest: dict[str, int] = defaultdict(int)  # rv before which history is gone
+        self.versions: dict[str, int] = defaultdict(int)  # resource -> rv of its last change
+        self._sorted: dict[str, tuple[int, list[Key]]] = {}
 
     # --- reads -------------------------------------------------------------------------
 
@@ -82,13 +84,33 @@ class Store:
             return copy_obj(obj) if obj is not None else None
 
     def list(self, resource: str, namespace: str | None = None) -> tuple[list[dict], int]:
+        """Shallow copies, sorted by key: callers may set top-level fields (kind) but must
+        not change nested ones. Lists of 10,000 pods are served in pages; deep-copying every
+        object for every page is what made large labs slow."""
         with self.changed:
             items = [
-                copy_obj(o)
+                dict(o)
                 for k, o in sorted(self.objects[resource].items())
                 if namespace is None or k[0] == namespace
             ]
             return items, self.rv
+
+    def page(
+        self, resource: str, namespace: str | None, start: int, limit: int
+    ) -> tuple[list[dict], int, int]:
+        """One page of a list, in key order, without touching the other objects: the
+        sorted keys are kept until the resource changes. Returns (items, rv, total)."""
+        with self.changed:
+            version = self.versions[resource]
+            cached = self._sorted.get(resource)
+            if cached is None or cached[0] != version:
+                cached = self._sorted[resource] = (version, sorted(self.objects[resource]))
+            keys = cached[1]
+            if namespace is not None:
+                keys = [k for k in keys if k[0] == namespace]
+            chosen = keys[start : start + limit] if limit else keys[start:]
+            table = self.objects[resource]
+            return [dict(table[k]) for k in chosen], self.rv, len(keys)
 
     def items(self, resource: str) -> list[dict]:
         """Live objects for controllers (read-only by convention; write through update)."""
@@ -111,6 +133,7 @@ class Store:
 
     def _bump(self, resource: str, kind: str, obj: dict) -> dict:
         self.rv += 1
+        self.versions[resource] = self.rv
         obj["metadata"]["resourceVersion"] = str(self.rv)
         history = self.events[resource]
         if len(history) == history.maxlen:

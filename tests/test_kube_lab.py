@@ -203,3 +203,16 @@ def test_scale(lab):
     )
     out = ok(kubectl(lab, "get", "deployment", "nginx", "-n", "apps"))
     assert "3/3" in out
+
+
+def test_coredns_endpoints_follow_its_pod(lab):
+    out = ok(kubectl(lab, "get", "endpointslices", "-n", "kube-system",
+                     "-l", "kubernetes.io/service-name=kube-dns", "-o", "json"))
+    [slice_] = json.loads(out)["items"]
+    [endpoint] = slice_["endpoints"]
+    [dns] = [p for p in pods(lab, "kube-system", "coredns-")]
+    assert endpoint["addresses"] == [dns["status"]["podIP"]]
+    assert endpoint["targetRef"]["name"] == dns["metadata"]["name"]
+    legacy = json.loads(ok(kubectl(lab, "get", "endpoints", "kube-dns", "-n", "kube-system",
+                                   "-o", "json")))
+    assert legacy["subsets"][0]["addresses"][0]["ip"] == dns["status"]["podIP"]

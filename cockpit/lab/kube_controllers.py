@@ -950,6 +950,32 @@ class Controllers:
                 "subsets": [{"addresses": addresses, "ports": ports}] if addresses else [],
             }
             self._upsert("endpoints", ep, ("subsets",))
+            # What kube-proxy and CoreDNS-aware tools read today: one EndpointSlice per
+            # Service, labelled with its name.
+            eps = {
+                "apiVersion": "discovery.k8s.io/v1",
+                "kind": "EndpointSlice",
+                "metadata": {
+                    "name": f"{name}-lab",
+                    "namespace": ns,
+                    "labels": {
+                        "kubernetes.io/service-name": name,
+                        "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io",
+                    },
+                },
+                "addressType": "IPv4",
+                "endpoints": [
+                    {
+                        "addresses": [ip],
+                        "conditions": {"ready": True},
+                        "nodeName": node,
+                        "targetRef": {"kind": "Pod", "namespace": ns, "name": pod},
+                    }
+                    for ip, pod, node in ready
+                ],
+                "ports": ports,
+            }
+            self._upsert("endpointslices.discovery.k8s.io", eps, ("endpoints", "ports"))
 
     def _upsert(self, resource: str, obj: dict, fields: tuple[str, ...]) -> None:
         current = self.store.find(resource, key_of(obj))

@@ -9,10 +9,10 @@ import shutil
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
+from waiting import wait_for
 
 from cockpit import labfile
 from cockpit.lab.clock import LabClock
@@ -44,16 +44,6 @@ def ok(result: subprocess.CompletedProcess) -> str:
         f"{result.args}\nstdout: {result.stdout}\nstderr: {result.stderr}"
     )
     return result.stdout
-
-
-def wait_for(predicate, timeout: float = 20.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def pods(lab: KubeLab, namespace: str, prefix: str) -> list[dict]:
@@ -206,13 +196,25 @@ def test_scale(lab):
 
 
 def test_coredns_endpoints_follow_its_pod(lab):
-    out = ok(kubectl(lab, "get", "endpointslices", "-n", "kube-system",
-                     "-l", "kubernetes.io/service-name=kube-dns", "-o", "json"))
+    out = ok(
+        kubectl(
+            lab,
+            "get",
+            "endpointslices",
+            "-n",
+            "kube-system",
+            "-l",
+            "kubernetes.io/service-name=kube-dns",
+            "-o",
+            "json",
+        )
+    )
     [slice_] = json.loads(out)["items"]
     [endpoint] = slice_["endpoints"]
     [dns] = [p for p in pods(lab, "kube-system", "coredns-")]
     assert endpoint["addresses"] == [dns["status"]["podIP"]]
     assert endpoint["targetRef"]["name"] == dns["metadata"]["name"]
-    legacy = json.loads(ok(kubectl(lab, "get", "endpoints", "kube-dns", "-n", "kube-system",
-                                   "-o", "json")))
+    legacy = json.loads(
+        ok(kubectl(lab, "get", "endpoints", "kube-dns", "-n", "kube-system", "-o", "json"))
+    )
     assert legacy["subsets"][0]["addresses"][0]["ip"] == dns["status"]["podIP"]

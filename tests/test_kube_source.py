@@ -3,9 +3,8 @@ the faults a real cluster produces (410, 403, garbage, a cut watch, no metrics-s
 
 from __future__ import annotations
 
-import time
-
 import pytest
+from waiting import wait_for
 
 from cockpit import labfile
 from cockpit.config import KubeSettings
@@ -14,16 +13,6 @@ from cockpit.lab.kube_lab import KubeLab
 from cockpit.lab.world import World
 from cockpit.sources.health import SourceError
 from cockpit.sources.kube import KINDS, KubeSource
-
-
-def wait_for(predicate, timeout: float = 15.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def start_lab(tmp_path, metrics: bool = True) -> KubeLab:
@@ -128,11 +117,12 @@ def test_relists_after_410_gone(lab, source):
     with lab.store.changed:
         lab.store.oldest["pods"] = lab.store.rv
     lab.face.faults.cut_watches.clear()
-    wait_for(lambda: lab.api.calls["GET /api/v1/pods"] > lists_before, what="a relist")
-    wait_for(lambda: source.health().state == "ok", what="health to recover")
+    gone = ("logging", "kibana-284pqgsvpr-bqc45")
+    wait_for(lambda: gone not in source.records().pods, what="the relist to drop the pod")
+    assert lab.api.calls["GET /api/v1/pods"] > lists_before  # a list, not only watches
     pods = source.records().pods
-    assert ("logging", "kibana-284pqgsvpr-bqc45") not in pods
     assert any(p.name.startswith("kibana-") for p in pods.values())  # its replacement
+    wait_for(lambda: source.health().state == "ok", what="health to recover")
 
 
 def test_cut_watch_reconnects_and_keeps_the_data(lab, source):

@@ -6,20 +6,11 @@ import time
 
 import httpx
 import pytest
+from waiting import wait_for
 
 from cockpit import labfile
 from cockpit.lab.kube_controllers import NODE_GRACE
 from cockpit.lab.runner import RunningLab
-
-
-def wait_for(predicate, timeout: float = 15.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from cockpit.lab import kube_tables
-from cockpit.lab.kube_store import ApiError, Key, Store, not_found, rfc3339
+from cockpit.lab.kube_store import ApiError, Key, Store, not_found
 from cockpit.lab.patch import PatchError, json_patch, merge_patch
 from cockpit.lab.selectors import SelectorError, parse_field_selector, parse_label_selector
 
@@ -152,7 +152,7 @@ class KubeApi:
         self.mutations: Counter[str] = Counter()  # "PATCH nodes" -> count, for read-only proofs
         self.address = "127.0.0.1:6443"
         self.hidden_groups: set[str] = set()
-        self.calls: Counter[str] = Counter()  # "GET /api/v1/pods" -> count
+        self.calls: Counter[str] = Counter()  # "GET /api/v1/pods", "WATCH ..." -> count
         self.denied: set[str] = set()  # plurals this lab's user may not touch (an RBAC test)
 
     def disable_metrics(self) -> None:
@@ -165,7 +165,8 @@ class KubeApi:
     # --- entry -------------------------------------------------------------------------
 
     def handle(self, req: Request) -> Response:
-        self.calls[f"{req.method} {req.path}"] += 1
+        watching = req.query.get("watch") in ("true", "1")
+        self.calls[f"{'WATCH' if watching else req.method} {req.path}"] += 1
         try:
             if req.method in MUTATING:
                 self.mutations[f"{req.method} {req.path}"] += 1
@@ -621,5 +622,4 @@ __all__ = [
     "Resource",
     "Response",
     "not_found",
-    "rfc3339",
 ]

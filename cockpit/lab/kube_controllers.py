@@ -20,18 +20,18 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
 from cockpit.alloc.scheduler import Scheduler, eligible_for_daemonset
-from cockpit.lab.kube_objects import node_metrics_object, pod_metrics_object
-from cockpit.lab.kube_store import ApiError, Key, Store, rfc3339
+from cockpit.lab.kube_objects import node_metrics_object, pod_metrics_object, rfc3339
+from cockpit.lab.kube_store import ApiError, Key, Store
 from cockpit.lab.world import World
 from cockpit.labfile import DAEMONSET_TOLERATIONS
-from cockpit.model import Resources, UsageProfile
-from cockpit.sources.kube_parse import parse_node, parse_pod
+from cockpit.model import Pdb, Resources, UsageProfile
+from cockpit.sources.kube_parse import parse_node, parse_pdb, parse_pod
+from cockpit.sources.kube_parse import parse_time as _parse_time
 
 NODE_GRACE = 40.0  # node-monitor-grace-period: silence before a node goes Unknown
 NODE_BOOT = 20.0  # a machine that powers on needs this long before its kubelet reports Ready
@@ -54,9 +54,7 @@ def now_iso(ts: float) -> str:
 
 
 def parse_time(text: str | None) -> float | None:
-    if not text:
-        return None
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+    return _parse_time(text) if text else None
 
 
 def template_hash(template: dict) -> str:
@@ -167,6 +165,7 @@ class Controllers:
         self._thread: threading.Thread | None = None
         self._indexes: dict[tuple[str, str], tuple[int, dict]] = {}
         self._parse_cache: dict[str, tuple[str | None, Any]] = {}
+        self._pdb_cache: dict[str, tuple[str | None, Pdb]] = {}
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -310,21 +309,15 @@ class Controllers:
                 self.delete_pod(key)
 
     def _selects(self, pdb: dict, pod: dict) -> bool:
-        selector = pdb.get("spec", {}).get("selector") or {}
-        labels = pod["metadata"].get("labels") or {}
-        if not all(labels.get(k) == v for k, v in (selector.get("matchLabels") or {}).items()):
-            return False
-        for expr in selector.get("matchExpressions") or []:
-            value, values = labels.get(expr["key"]), expr.get("values") or []
-            op = expr["operator"]
-            if (
-                (op == "In" and value not in values)
-                or (op == "NotIn" and value in values)
-                or (op == "Exists" and expr["key"] not in labels)
-                or (op == "DoesNotExist" and expr["key"] in labels)
-            ):
-                return False
-        return True
+        return self._pdb(pdb).selector.matches(pod["metadata"].get("labels") or {})
+
+    def _pdb(self, pdb: dict) -> Pdb:
+        """The model's view of a PDB (its selector and arithmetic), per resourceVersion."""
+        key = (pdb["metadata"].get("uid", ""), pdb["metadata"].get("resourceVersion"))
+        cached = self._pdb_cache.get(key[0])
+        if cached is None or cached[0] != key[1]:
+            cached = self._pdb_cache[key[0]] = (key[1], parse_pdb(pdb))
+        return cached[1]
 
     # --- nodes ---------------------------------------------------------------------------
 
@@ -879,13 +872,7 @@ class Controllers:
             members = [p for p in candidates if self._selects(pdb, p) and not terminating(p)]
             expected = len(members)
             healthy = sum(1 for p in members if is_ready(p))
-            spec = pdb["spec"]
-            if "minAvailable" in spec:
-                desired = _scaled(spec["minAvailable"], expected)
-            elif "maxUnavailable" in spec:
-                desired = max(0, expected - _scaled(spec["maxUnavailable"], expected))
-            else:
-                desired = 0
+            desired = self._pdb(pdb).desired_healthy(expected)
             allowed = max(0, healthy - desired)
             self._set_status(
                 PDBS,
@@ -1081,12 +1068,6 @@ class Controllers:
 def _ordinal(pod_name: str, sts_name: str) -> int:
     tail = pod_name[len(sts_name) + 1 :]
     return int(tail) if tail.isdigit() else -1
-
-
-def _scaled(value: int | str, total: int) -> int:
-    if isinstance(value, int):
-        return value
-    return -(-int(str(value).rstrip("%")) * total // 100)
 
 
 def _toleration_seconds(pod: dict, taint: dict) -> float | None:

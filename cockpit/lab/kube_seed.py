@@ -11,9 +11,10 @@ from cockpit.lab.kube_objects import (
     pdb_object,
     pod_object,
     priority_class_object,
+    rfc3339,
     workload_object,
 )
-from cockpit.lab.kube_store import Store, rfc3339
+from cockpit.lab.kube_store import Store
 from cockpit.model import Pod, Snapshot, Workload
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")

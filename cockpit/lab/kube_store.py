@@ -8,10 +8,11 @@ import threading
 import uuid
 from collections import defaultdict, deque
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+
+from cockpit.lab.kube_objects import rfc3339
 
 Key = tuple[str, str]  # (namespace or "", name)
 
@@ -48,10 +49,6 @@ class WatchEvent:
     rv: int
     type: str  # ADDED, MODIFIED, DELETED
     obj: bytes  # serialized once, sent to every watcher
-
-
-def rfc3339(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def copy_obj(obj: dict) -> dict:

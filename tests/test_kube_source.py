@@ -187,3 +187,28 @@ def test_broken_kubeconfig(tmp_path):
         KubeSource(KubeSettings(str(bad))).connect()
     with pytest.raises(SourceError, match="cannot use kubeconfig"):
         KubeSource(KubeSettings(str(tmp_path / "missing"))).connect()
+
+
+def test_eviction_rules_for_two_budgets_and_pods_not_running(lab, source):
+    second = lab.store.get("poddisruptionbudgets.policy", ("apps", "django-api-pdb"))
+    second["metadata"] = {"name": "django-api-extra", "namespace": "apps"}
+    second.pop("status", None)
+    lab.store.create("poddisruptionbudgets.policy", second)
+    django = next(p for p in source.records().pods.values() if p.name.startswith("django-api-"))
+    with pytest.raises(SourceError) as info:
+        source.evict("apps", django.name)
+    assert info.value.reason.startswith("500 from ")
+    assert "more than one PodDisruptionBudget" in info.value.reason
+    # A pod that is not running is deleted without asking any budget: make one Pending.
+    key = ("apps", django.name)
+    pod = lab.store.get("pods", key)
+    pod["status"]["phase"] = "Pending"
+    lab.store.update("pods", pod)
+    source.evict("apps", django.name)
+    wait_for(
+        lambda: (
+            lab.store.find("pods", key) is None
+            or lab.store.get("pods", key)["metadata"].get("deletionTimestamp")
+        ),
+        what="the pending pod to be deleted",
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import httpx
 import pytest
@@ -95,3 +96,12 @@ def test_host_power_loss_on_one_clock(lab):
         lambda: not any(p["metadata"].get("deletionTimestamp") for p in coredns(lab)),
         what="the Terminating pod to go",
     )
+
+
+def test_a_migrated_vm_takes_its_node_to_the_new_host(lab):
+    vmid = lab.lab.snapshot.backing["x86-vm-1"].vmid
+    with lab.world.lock:  # as a finished `qm migrate` leaves it
+        lab.world.guests[vmid] = replace(lab.world.guests[vmid], host="rpi5-home")
+    lab.world.set_host_power("friend-pve", False)
+    assert lab.world.backing_up("x86-vm-1")  # it no longer lives on the dead host
+    assert not lab.world.backing_up("x86-vm-2")

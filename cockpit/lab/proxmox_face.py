@@ -1059,7 +1059,7 @@ class ProxmoxFace:
                 volume = f"{g.disks[0].storage or 'local-lvm'}:vm-{g.vmid}-disk-0"
                 raise ApiError(500, f"Linked clone feature is not supported for '{volume}' ({key})")
             task = self._start_clone(req, g, newid, name, full_copy)
-        self.world._changed()
+        self.world.notify()
         return task.upid
 
     def _start_clone(
@@ -1086,7 +1086,7 @@ class ProxmoxFace:
             self.locks.pop(newid, None)
             return None
 
-        return self.world._task(g.host, "qmclone", str(g.vmid), req.user, seconds, finish)
+        return self.world.start_task(g.host, "qmclone", str(g.vmid), req.user, seconds, finish)
 
     def _migrate(self, req: Request) -> Any:
         vmid = req.groups["vmid"]
@@ -1130,7 +1130,7 @@ class ProxmoxFace:
             return None
 
         kind = "qmigrate" if g.kind == "qemu" else "vzmigrate"
-        task = self.world._task(source, kind, str(g.vmid), req.user, seconds, finish)
+        task = self.world.start_task(source, kind, str(g.vmid), req.user, seconds, finish)
         task.log.append(f"starting migration of {g.kind.upper()} {g.vmid} to node '{target}'")
         made.append(task)
         return task

@@ -85,16 +85,16 @@ class World:
             ) from None
 
     def backing_up(self, node: str) -> bool:
-        """Whether the machine under a Kubernetes node is running."""
+        """Whether the machine under a Kubernetes node is running. A guest is found by vmid,
+        wherever it runs now: a migrated VM takes its node along to the new host."""
         backing = self.lab.snapshot.backing.get(node)
         if backing is None:
             return True
         with self.lock:
-            if not self.hosts[backing.host].online:
-                return False
             if backing.vmid is None:
-                return True
-            return self.guests[backing.vmid].running
+                return self.hosts[backing.host].online
+            guest = self.guests.get(backing.vmid)
+            return guest is not None and guest.running and self.hosts[guest.host].online
 
     def peers(self) -> list[Peer]:
         with self.lock:
@@ -155,7 +155,7 @@ class World:
             if on:
                 self.host_started_at[name] = now
             self._refresh_peers()
-        self._changed()
+        self.notify()
 
     def guest_action(
         self,
@@ -182,7 +182,7 @@ class World:
             effect = self._effect(vmid, action, duration, timeout, force_stop)
             if timeout is not None:
                 duration = min(duration, timeout + TASK_SECONDS["stop"])
-            return self._task(
+            return self.start_task(
                 g.host, TASK_TYPES[(g.kind, action)], str(vmid), user, duration, effect
             )
 
@@ -206,7 +206,7 @@ class World:
 
         return apply
 
-    def _task(
+    def start_task(
         self,
         node: str,
         kind: str,
@@ -251,7 +251,7 @@ class World:
             if finished:
                 self._refresh_peers()
         if finished:
-            self._changed()
+            self.notify()
 
     def task(self, upid: str) -> Task:
         self.tick()
@@ -260,7 +260,8 @@ class World:
         except KeyError:
             raise WorldError(500, f"unable to parse worker upid '{upid}'") from None
 
-    def _changed(self) -> None:
+    def notify(self) -> None:
+        """Tell listeners the world changed (powers, tasks, guests)."""
         for listener in list(self.listeners):
             listener()
 

@@ -86,10 +86,6 @@ class LabelSelector:
                 return False
         return all(req.matches(labels) for req in self.match_expressions)
 
-    @property
-    def is_empty(self) -> bool:
-        return not self.match_labels and not self.match_expressions
-
 
 @dataclass(frozen=True, slots=True)
 class Taint:
@@ -476,10 +472,6 @@ class Snapshot:
         return {h.name: h for h in self.hosts}
 
     @cached_property
-    def guest_by_id(self) -> dict[tuple[str, int], Guest]:
-        return {(g.host, g.vmid): g for g in self.guests}
-
-    @cached_property
     def guests_by_host(self) -> dict[str, list[Guest]]:
         out: dict[str, list[Guest]] = defaultdict(list)
         for g in self.guests:
@@ -544,10 +536,6 @@ class Snapshot:
         else:
             candidates = self.pods_by_namespace.get(namespace, [])
         return [p for p in candidates if selector.matches(p.labels)]
-
-    @cached_property
-    def priority_by_class(self) -> dict[str, int]:
-        return {pc.name: pc.value for pc in self.priority_classes}
 
     @cached_property
     def workload_by_key(self) -> dict[tuple[str, str, str], Workload]:

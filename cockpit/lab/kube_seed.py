@@ -4,7 +4,8 @@ Service, so the cluster starts in the state the plan describes instead of conver
 
 from __future__ import annotations
 
-from cockpit.lab.kube_controllers import Controllers, owner_ref, template_hash
+from cockpit.lab.kube_controllers import Controllers
+from cockpit.lab.kube_meta import owner_ref, template_hash
 from cockpit.lab.kube_objects import (
     namespace_object,
     node_object,

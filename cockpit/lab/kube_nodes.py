@@ -1,0 +1,172 @@
+"""Node lifecycle, the taint manager and the kubelets: what happens to nodes and their pods
+when the machine under them stops or starts."""
+
+from __future__ import annotations
+
+from cockpit.lab.kube_meta import (
+    NODE_BOOT,
+    NODE_GRACE,
+    NODES,
+    NOT_READY,
+    POD_START,
+    POD_STOP,
+    PODS,
+    UNREACHABLE,
+    ControllerState,
+    _toleration_seconds,
+    condition,
+    is_ready,
+    key_of,
+    now_iso,
+    parse_time,
+    set_condition,
+    terminating,
+)
+
+
+class NodeControllers(ControllerState):
+    # --- nodes ---------------------------------------------------------------------------
+
+    def node_lifecycle(self, now: float) -> None:
+        for node in self.store.items(NODES):
+            name = node["metadata"]["name"]
+            up = self.world.backing_up(name)
+            ready = condition(node, "Ready")
+            ready_now = ready is not None and ready.get("status") == "True"
+            if up:
+                self.down_since.pop(name, None)
+                self.up_since.setdefault(name, now)
+                if not ready_now and now - self.up_since[name] >= NODE_BOOT:
+                    self._set_node_ready(name, now)
+            else:
+                self.up_since.pop(name, None)
+                self.down_since.setdefault(name, now)
+                if ready_now and now - self.down_since[name] >= NODE_GRACE:
+                    self._set_node_unknown(name, now)
+
+    def _set_node_ready(self, name: str, now: float) -> None:
+        node = self.store.get(NODES, ("", name))
+        set_condition(node, "Ready", "True", "KubeletReady", "kubelet is posting ready status", now)
+        taints = [
+            t for t in node["spec"].get("taints") or [] if t["key"] not in (UNREACHABLE, NOT_READY)
+        ]
+        node["spec"]["taints"] = taints
+        if not taints:
+            node["spec"].pop("taints")
+        self.store.update(NODES, node)
+        self.event(node, "Normal", "NodeReady", f"Node {name} status is now: NodeReady", now)
+
+    def _set_node_unknown(self, name: str, now: float) -> None:
+        node = self.store.get(NODES, ("", name))
+        for kind in ("Ready", "MemoryPressure", "DiskPressure", "PIDPressure"):
+            set_condition(
+                node,
+                kind,
+                "Unknown",
+                "NodeStatusUnknown",
+                "Kubelet stopped posting node status.",
+                now,
+            )
+        taints = node["spec"].setdefault("taints", [])
+        for effect in ("NoSchedule", "NoExecute"):
+            if not any(t["key"] == UNREACHABLE and t["effect"] == effect for t in taints):
+                taints.append(
+                    {
+                        "key": UNREACHABLE,
+                        "effect": effect,
+                        **({"timeAdded": now_iso(now)} if effect == "NoExecute" else {}),
+                    }
+                )
+        self.store.update(NODES, node)
+        self.event(node, "Normal", "NodeNotReady", f"Node {name} status is now: NodeNotReady", now)
+        for pod in self.store.items(PODS):
+            if pod.get("spec", {}).get("nodeName") == name and is_ready(pod):
+                pod = self.store.get(PODS, key_of(pod))
+                set_condition(pod, "Ready", "False", "NodeNotReady", "", now)
+                self.store.update(PODS, pod)
+
+    def taint_eviction(self, now: float) -> None:
+        """The taint manager: NoExecute taints evict pods that do not tolerate them, after
+        their tolerationSeconds."""
+        nodes = {n["metadata"]["name"]: n for n in self.store.items(NODES)}
+        for pod in self.store.items(PODS):
+            node = nodes.get(pod.get("spec", {}).get("nodeName", ""))
+            if node is None or terminating(pod):
+                continue
+            for taint in node["spec"].get("taints") or []:
+                if taint.get("effect") != "NoExecute":
+                    continue
+                seconds = _toleration_seconds(pod, taint)
+                if seconds is None:
+                    continue  # tolerated for ever
+                added = parse_time(taint.get("timeAdded")) or now
+                if now - added >= seconds:
+                    self.delete_pod(key_of(pod))
+                    self.event(
+                        pod,
+                        "Normal",
+                        "TaintManagerEviction",
+                        f"Marking for deletion Pod {key_of(pod)[0]}/{key_of(pod)[1]}",
+                        now,
+                    )
+                    break
+
+    # --- kubelets ------------------------------------------------------------------------
+
+    def kubelets(self, now: float) -> None:
+        for pod in self.store.items(PODS):
+            node = pod.get("spec", {}).get("nodeName")
+            if not node:
+                if terminating(pod):
+                    self.store.delete(PODS, key_of(pod))
+                continue
+            if not self.world.backing_up(node) or node in self.down_since:
+                continue  # a dead kubelet neither starts nor stops anything
+            if terminating(pod):
+                since = parse_time(pod["metadata"]["deletionTimestamp"]) or now
+                grace = pod["metadata"].get("deletionGracePeriodSeconds", 30)
+                if now - since >= min(grace, POD_STOP):
+                    self.store.delete(PODS, key_of(pod))
+                continue
+            if pod.get("status", {}).get("phase") == "Pending" or not is_ready(pod):
+                scheduled = condition(pod, "PodScheduled")
+                since = parse_time(scheduled.get("lastTransitionTime")) if scheduled else now
+                if since is not None and now - since >= POD_START:
+                    self._start(pod, now)
+
+    def _start(self, pod: dict, now: float) -> None:
+        pod = self.store.get(PODS, key_of(pod))
+        status = pod.setdefault("status", {})
+        status["phase"] = "Running"
+        status.setdefault("startTime", now_iso(now))
+        node = self.store.find(NODES, ("", pod["spec"]["nodeName"]))
+        if node:
+            status["hostIP"] = next(
+                (
+                    a["address"]
+                    for a in node["status"].get("addresses", [])
+                    if a["type"] == "InternalIP"
+                ),
+                "",
+            )
+        if "podIP" not in status:
+            self.pod_ip_next += 1
+            status["podIP"] = f"10.42.{self.pod_ip_next // 250}.{self.pod_ip_next % 250 + 2}"
+            status["podIPs"] = [{"ip": status["podIP"]}]
+        previous = {cs["name"]: cs for cs in status.get("containerStatuses") or []}
+        status["containerStatuses"] = [
+            {
+                "name": c["name"],
+                "image": c.get("image", ""),
+                "imageID": "",
+                "ready": True,
+                "started": True,
+                "restartCount": previous.get(c["name"], {}).get("restartCount", 0),
+                "state": {"running": {"startedAt": now_iso(now)}},
+                "containerID": "",
+            }
+            for c in pod["spec"].get("containers", [])
+        ]
+        for kind in ("Initialized", "ContainersReady", "Ready"):
+            set_condition(pod, kind, "True", "", "", now)
+        self.store.update(PODS, pod)

@@ -137,13 +137,13 @@ class Scheduler:
         self._by_label: dict[tuple[str, str, str], dict[tuple[str, str], str]] | None = None
         self._holders: dict[tuple[str, str, str], dict[tuple[str, str], str]] = {}
         self._holders_any: dict[tuple[str, str], str] = {}  # terms without matchLabels
-        self._where: dict[tuple[str, str], tuple[Pod, str]] = {}  # every bound pod
+        self._static: dict[tuple, tuple[list[NodeState], dict[str, str]]] = {}
         self._load(bound_pods)
 
     def _load(self, bound_pods: Iterable[Pod]) -> None:
         """bind() for the pods already running, in one tight loop: a what-if starts from
         ten thousand of them and only moves a few hundred."""
-        states, requests, where = self.states, self._requests, self._where
+        states, requests = self.states, self._requests
         for pod in bound_pods:
             state = states.get(pod.node or "")
             if state is None or not pod.counts_for_allocation:
@@ -158,7 +158,6 @@ class Scheduler:
             state.pods[key] = pod
             owner = pod.owner
             state.owners[(pod.namespace, owner.kind, owner.name) if owner else None] += 1
-            where[key] = (pod, state.node.name)
             if pod.anti_affinity:
                 for slot in self._holder_slots(pod):
                     slot[key] = state.node.name
@@ -180,7 +179,6 @@ class Scheduler:
         state.free_pods -= 1
         state.pods[pod.key] = pod
         state.owners[owner_key(pod)] += 1
-        self._where[pod.key] = (pod, node)
         if self._by_label is not None:
             self._index_labels(pod, node)
         for slot in self._holder_slots(pod):
@@ -194,7 +192,6 @@ class Scheduler:
         state.free_pods += 1
         del state.pods[pod.key]
         state.owners[owner_key(pod)] -= 1
-        del self._where[pod.key]
         if self._by_label is not None:
             for label in pod.labels.items():
                 self._by_label[(pod.namespace, *label)].pop(pod.key, None)
@@ -209,8 +206,9 @@ class Scheduler:
     def _labels_index(self) -> dict[tuple[str, str, str], dict[tuple[str, str], str]]:
         if self._by_label is None:
             self._by_label = {}
-            for pod, node in self._where.values():
-                self._index_labels(pod, node)
+            for name, state in self.states.items():
+                for pod in state.pods.values():
+                    self._index_labels(pod, name)
         return self._by_label
 
     def _holder_slots(self, pod: Pod) -> list[dict[tuple[str, str], str]]:
@@ -257,17 +255,20 @@ class Scheduler:
                     candidates = self._labels_index().get((namespace, *label), {})
                 else:
                     candidates = {
-                        k: node for k, (p, node) in self._where.items() if p.namespace == namespace
+                        k: name
+                        for name, state in self.states.items()
+                        for k, p in state.pods.items()
+                        if p.namespace == namespace
                     }
                 for key, node in candidates.items():
-                    if term.selector.matches(self._where[key][0].labels):
+                    if term.selector.matches(self.states[node].pods[key].labels):
                         self._forbid(own, term.topology_key, node)
         theirs: Forbidden = {}
         holders: dict[tuple[str, str], str] = dict(self._holders_any)
         for label in pod.labels.items():
             holders.update(self._holders.get((pod.namespace, *label), {}))
         for key, node in holders.items():
-            other = self._where[key][0]
+            other = self.states[node].pods[key]
             for term in other.anti_affinity:
                 namespaces = term.namespaces or (other.namespace,)
                 if pod.namespace in namespaces and term.selector.matches(pod.labels):
@@ -324,14 +325,8 @@ class Scheduler:
     def feasible(self, pod: Pod) -> tuple[list[NodeState], dict[str, str]]:
         """Nodes that pass every filter, and for the rest the first reason they failed."""
         cpu, memory = self.requests_of(pod)
-        reasons: dict[str, str] = {}
-        passed_static: list[NodeState] = []
-        for name, state in self.states.items():
-            reason = self.static_reason(pod, state)
-            if reason is not None:
-                reasons[name] = reason
-            else:
-                passed_static.append(state)
+        passed_static, static_reasons = self._static_filter(pod)
+        reasons = dict(static_reasons)
         rules = self._rules(pod)
         fits: list[NodeState] = []
         for state in passed_static:
@@ -345,6 +340,24 @@ class Scheduler:
             else:
                 fits.append(state)
         return fits, reasons
+
+    def _static_filter(self, pod: Pod) -> tuple[list[NodeState], dict[str, str]]:
+        """Taints, cordons and node selection depend only on the pod's tolerations and node
+        selection, which most pods share: work them out once per combination. Node taints
+        and cordons do not change while a Scheduler places pods."""
+        signature = (pod.tolerations, tuple(sorted(pod.node_selector.items())), pod.node_affinity)
+        cached = self._static.get(signature)
+        if cached is None:
+            passed: list[NodeState] = []
+            reasons: dict[str, str] = {}
+            for name, state in self.states.items():
+                reason = self.static_reason(pod, state)
+                if reason is None:
+                    passed.append(state)
+                else:
+                    reasons[name] = reason
+            cached = self._static[signature] = (passed, reasons)
+        return cached
 
     def _spread_domains(self, pod: Pod) -> list[NodeState]:
         if not pod.spread:

@@ -268,9 +268,12 @@ class Pod:
     usage: Resources | None = None  # metrics.k8s.io, when present
     profile: UsageProfile | None = None  # planned normal/peak, from a lab file
 
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.namespace, self.name)
+    # Derived once: the what-if and the scheduler look pods up by key hundreds of thousands
+    # of times.
+    key: tuple[str, str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", (self.namespace, self.name))
 
     @property
     def requests(self) -> Resources:

@@ -199,7 +199,9 @@ def test_eviction_rules_for_two_budgets_and_pods_not_running(lab, source):
         source.evict("apps", django.name)
     assert info.value.reason.startswith("500 from ")
     assert "more than one PodDisruptionBudget" in info.value.reason
-    # A pod that is not running is deleted without asking any budget: make one Pending.
+    # A pod that is not running is deleted without asking any budget: make one Pending,
+    # with the controllers paused so no kubelet starts it again first.
+    lab.controllers.stop()
     key = ("apps", django.name)
     pod = lab.store.get("pods", key)
     pod["status"]["phase"] = "Pending"

@@ -328,13 +328,15 @@ class Scheduler:
         passed_static, static_reasons = self._static_filter(pod)
         reasons = dict(static_reasons)
         rules = self._rules(pod)
+        (own, theirs), _ = rules
+        ruled = bool(own or theirs or pod.spread)  # most pods: no rule to check per node
         fits: list[NodeState] = []
         for state in passed_static:
             lacking = state.fits(cpu, memory)
             if lacking:
                 reasons[state.node.name] = ", ".join(lacking)
                 continue
-            reason = self.placement_rule_reason(pod, state, rules)
+            reason = self.placement_rule_reason(pod, state, rules) if ruled else None
             if reason is not None:
                 reasons[state.node.name] = reason
             else:

@@ -12,6 +12,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 EXIT_USAGE = 2
 
@@ -47,6 +48,16 @@ def _parser() -> argparse.ArgumentParser:
     whatif.add_argument("--json", action="store_true", help="print JSON (schema cockpit.whatif/1)")
 
     sub.add_parser("labs", help="list the built-in labs")
+
+    demo = sub.add_parser("demo", help="run a lab and open the cockpit on it")
+    demo.add_argument(
+        "lab",
+        nargs="?",
+        default="n100",
+        metavar="LAB",
+        help="a built-in lab or a lab file (default n100)",
+    )
+    demo.add_argument("--speed", type=float, default=10.0, help="lab seconds per real second")
 
     lab = sub.add_parser(
         "lab", help="run the simulated homelab on loopback and say how to reach it"
@@ -232,23 +243,52 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_app(config: Any) -> int:
+    from cockpit.inventory import from_config
+    from cockpit.ui.app import CockpitApp  # textual is imported here and only here
+
+    inventory = from_config(config)
+    inventory.start()
+    try:
+        CockpitApp(inventory, config.thresholds).run()
+    finally:
+        inventory.stop()
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from cockpit.lab.runner import RunningLab
+
+    if args.speed <= 0:
+        raise CliError(f"--speed must be positive, got {args.speed}")
+    running = RunningLab(_load(args.lab), args.speed).start()
+    try:
+        return _run_app(_config(str(running.config_path), args.context))
+    finally:
+        running.stop()
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    """Plain `cockpit`: the screen on the configured sources."""
+    return _run_app(_config(args.config, args.context))
+
+
 COMMANDS = {
     "plan": cmd_plan,
     "whatif": cmd_whatif,
     "labs": cmd_labs,
     "lab": cmd_lab,
     "report": cmd_report,
+    "demo": cmd_demo,
 }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 0
+    command = COMMANDS[args.command] if args.command is not None else cmd_ui
     try:
-        return COMMANDS[args.command](args)
+        return command(args)
     except CliError as exc:
         print(f"cockpit: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -11,11 +11,22 @@ CORE = [
     "cockpit.labfile",
     "cockpit.jsonout",
     "cockpit.present",
+    "cockpit.report",
+    "cockpit.config",
+    "cockpit.inventory",
+    "cockpit.topology",
+    "cockpit.relations",
     "cockpit.alloc.ledger",
     "cockpit.alloc.whatif",
     "cockpit.alloc.risks",
     "cockpit.alloc.scheduler",
     "cockpit.alloc.thresholds",
+    "cockpit.sources.kube",
+    "cockpit.sources.kube_parse",
+    "cockpit.sources.proxmox",
+    "cockpit.sources.tailscale",
+    "cockpit.lab.runner",
+    "cockpit.ui.rows",
 ]
 
 

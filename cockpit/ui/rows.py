@@ -1,0 +1,184 @@
+"""What each pane shows: one row of cells per object, keyed like cockpit.relations keys.
+
+Pure functions of a Snapshot and its Ledger (rich Text for colour, no Textual), so the
+table code only has to diff rows and the wording can be tested on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from rich.text import Text
+
+from cockpit.alloc.ledger import Ledger, Ratio
+from cockpit.model import Resources, Snapshot
+from cockpit.present import VERDICT_STYLE
+from cockpit.relations import Kind, guest_key, pod_key
+from cockpit.units import format_cpu, format_gb, format_ratio
+
+Cell = str | Text
+Cells = tuple[Cell, ...]
+Rows = dict[str, Cells]
+
+# (column key, header) per pane; the marker column the app adds comes before these.
+COLUMNS: dict[Kind, tuple[tuple[str, str], ...]] = {
+    "host": (
+        ("name", "Host"),
+        ("site", "Site"),
+        ("threads", "Threads"),
+        ("memory", "Memory"),
+        ("vcpu_ratio", "vCPU ratio"),
+        ("memory_ratio", "Mem ratio"),
+    ),
+    "guest": (
+        ("vmid", "VMID"),
+        ("name", "Name"),
+        ("host", "Host"),
+        ("status", "Status"),
+        ("vcpus", "vCPU"),
+        ("memory", "Memory"),
+    ),
+    "peer": (
+        ("hostname", "Peer"),
+        ("online", "Online"),
+        ("path", "Path"),
+        ("ips", "IPs"),
+        ("last_seen", "Last seen"),
+    ),
+    "node": (
+        ("name", "Node"),
+        ("host", "Host"),
+        ("status", "Status"),
+        ("pods", "Pods"),
+        ("cpu_requests", "CPU req"),
+        ("memory_requests", "Mem req"),
+        ("memory_used", "Mem used"),
+    ),
+    "pod": (
+        ("name", "Pod"),
+        ("node", "Node"),
+        ("status", "Status"),
+        ("ready", "Ready"),
+        ("restarts", "Restarts"),
+        ("requests", "Requests"),
+        ("usage", "Usage"),
+        ("qos", "QoS"),
+        ("priority_class", "Priority class"),
+    ),
+}
+
+# Which snapshot layers each pane is drawn from: a pane is recomputed only when one of
+# these changed (host ratios count the guests, node sums count the pods).
+DEPENDS: dict[Kind, frozenset[str]] = {
+    "host": frozenset({"hosts", "guests"}),
+    "guest": frozenset({"guests"}),
+    "peer": frozenset({"peers"}),
+    "node": frozenset({"nodes", "pods"}),
+    "pod": frozenset({"pods"}),
+}
+
+
+def ratio_text(r: Ratio) -> Text:
+    return Text(f"{format_ratio(r.ratio)} {r.verdict}", style=VERDICT_STYLE.get(r.verdict, ""))
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}%"
+
+
+def _resources(r: Resources | None) -> str:
+    if r is None or (r.cpu is None and r.memory is None):
+        return "-"
+    cpu = "-" if r.cpu is None else format_cpu(r.cpu)
+    memory = "-" if r.memory is None else format_gb(r.memory)
+    return f"{cpu} / {memory}"
+
+
+def host_rows(snapshot: Snapshot, ledger: Ledger) -> Rows:
+    by_name = {h.host.name: h for h in ledger.hosts}
+    rows: Rows = {}
+    for host in sorted(snapshot.hosts, key=lambda h: h.name):
+        h = by_name.get(host.name)
+        carries = h is not None and h.guests > 0  # bare metal promises nothing to guests
+        rows[host.name] = (
+            host.name,
+            host.site or "-",
+            str(host.threads),
+            format_gb(host.memory),
+            ratio_text(h.cpu) if carries and h else "-",
+            ratio_text(h.memory) if carries and h else "-",
+        )
+    return rows
+
+
+def guest_rows(snapshot: Snapshot, ledger: Ledger) -> Rows:
+    rows: Rows = {}
+    for g in sorted(snapshot.guests, key=lambda g: (g.host, g.vmid)):
+        status = Text(g.status, style="green" if g.running else "yellow")
+        rows[guest_key(g)] = (
+            str(g.vmid),
+            g.name,
+            g.host,
+            status,
+            str(g.vcpus),
+            format_gb(g.memory),
+        )
+    return rows
+
+
+def peer_rows(snapshot: Snapshot, ledger: Ledger) -> Rows:
+    rows: Rows = {}
+    for p in sorted(snapshot.peers, key=lambda p: (not p.is_self, p.hostname)):
+        online = Text("yes", style="green") if p.online else Text("no", style="red")
+        # An empty CurAddr means traffic goes through a DERP relay.
+        path = "direct" if p.cur_addr else (f"relay {p.relay}" if p.relay else "-")
+        name = f"{p.hostname} (self)" if p.is_self else p.hostname
+        rows[p.hostname] = (name, online, path, ", ".join(p.ips) or "-", p.last_seen or "-")
+    return rows
+
+
+def node_rows(snapshot: Snapshot, ledger: Ledger) -> Rows:
+    by_name = {n.name: n for n in ledger.nodes}
+    rows: Rows = {}
+    for node in sorted(snapshot.nodes, key=lambda n: n.name):
+        n = by_name[node.name]
+        status = Text("Ready", style="green") if n.ready else Text("NotReady", style="bold red")
+        if n.unschedulable:
+            status.append(",SchedulingDisabled", style="yellow")
+        rows[node.name] = (
+            node.name,
+            n.host or "-",
+            status,
+            f"{n.sums.pods}/{n.allocatable_pods}",
+            _pct(n.requests_cpu_percent),
+            _pct(n.requests_memory_percent),
+            _pct(n.used_memory_percent),
+        )
+    return rows
+
+
+def pod_rows(snapshot: Snapshot, ledger: Ledger) -> Rows:
+    rows: Rows = {}
+    for p in sorted(snapshot.pods, key=lambda p: (p.node or "", p.namespace, p.name)):
+        phase_style = {"Running": "green", "Pending": "yellow", "Failed": "red"}.get(p.phase, "")
+        rows[pod_key(p)] = (
+            pod_key(p),
+            p.node or "-",
+            Text(p.phase, style=phase_style),
+            "yes" if p.ready else Text("no", style="yellow"),
+            str(p.restarts),
+            _resources(p.requests),
+            _resources(p.usage),
+            p.qos,
+            p.priority_class or "-",
+        )
+    return rows
+
+
+ROW_BUILDERS: Mapping[Kind, Callable[[Snapshot, Ledger], Rows]] = {
+    "host": host_rows,
+    "guest": guest_rows,
+    "peer": peer_rows,
+    "node": node_rows,
+    "pod": pod_rows,
+}

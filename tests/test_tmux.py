@@ -1,0 +1,67 @@
+"""The cockpit as a person runs it: a real process in a real terminal (tmux), keys sent with
+send-keys, the screen read with capture-pane, then a clean quit."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+TMUX = shutil.which("tmux")
+COCKPIT = str(Path(sys.executable).parent / "cockpit")
+
+
+def tmux(*args: str) -> str:
+    return subprocess.run([TMUX, *args], capture_output=True, text=True, check=True).stdout
+
+
+def screen(session: str) -> str:
+    return tmux("capture-pane", "-t", session, "-p")
+
+
+def wait_screen(session: str, *texts: str, timeout: float = 60) -> str:
+    deadline = time.monotonic() + timeout
+    shown = ""
+    while time.monotonic() < deadline:
+        shown = screen(session)
+        if all(t in shown for t in texts):
+            return shown
+        time.sleep(0.2)
+    raise AssertionError(f"never saw {texts!r}; the screen was:\n{shown}")
+
+
+@pytest.fixture
+def session(tmp_path):
+    if TMUX is None:
+        pytest.fail("tmux is not installed: .ci/run installs it (apt-get install tmux)")
+    name = f"cockpit-test-{int(time.time() * 1000)}"
+    exit_file = tmp_path / "exit"
+    command = f"{COCKPIT} demo n100 --speed 10; echo $? > {exit_file}"
+    tmux("new-session", "-d", "-s", name, "-x", "160", "-y", "48", command + "; sleep 30")
+    yield name, exit_file
+    subprocess.run([TMUX, "kill-session", "-t", name], capture_output=True)
+
+
+def test_demo_in_a_real_terminal(session):
+    name, exit_file = session
+    shown = wait_screen(
+        name, "Hosts", "Guests", "Peers", "Nodes", "Pods", "kube ok", "proxmox ok", "tailscale ok"
+    )
+    assert "15.41 GB" in shown and "1.56x balanced" in shown  # the gauge and host row
+    assert "worker-1" in shown and "postgresql-0" in shown
+    tmux("send-keys", "-t", name, "Tab")  # to the guests pane
+    tmux("send-keys", "-t", name, "Down", "Down")
+    shown = wait_screen(name, "overcommit")
+    tmux("send-keys", "-t", name, "q")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not exit_file.exists():
+        time.sleep(0.2)
+    assert exit_file.exists(), f"the cockpit did not quit; the screen was:\n{screen(name)}"
+    assert exit_file.read_text().strip() == "0"
+    # The terminal is given back: no alternate screen, no leftover panes.
+    after = screen(name)
+    assert "Hosts" not in after and "overcommit" not in after

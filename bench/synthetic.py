@@ -41,8 +41,9 @@ def synthetic_lab(
     for i in range(nodes):
         host = f"pve{i // nodes_per_host}"
         vmid = 100 + i
-        guests.append(Guest(vmid, f"k8s-{i}", host, vcpus=8, memory=32 * GI, balloon_min=16 * GI))
         name = f"node-{i:03d}"
+        # Named like its node, as homelab VMs usually are, so topology links them by name.
+        guests.append(Guest(vmid, name, host, vcpus=8, memory=32 * GI, balloon_min=16 * GI))
         alloc = Resources(8000, 32 * GI - 100 * MI)
         node_list.append(
             Node(

@@ -33,6 +33,11 @@ def _parser() -> argparse.ArgumentParser:
         help="the config file (default: $XDG_CONFIG_HOME/cockpit/config.toml)",
     )
     parser.add_argument("--context", metavar="NAME", help="the kubeconfig context to use")
+    parser.add_argument(
+        "--theme",
+        help="colour theme, a name from themes/*.toml (default: "
+        "[ui] theme in the config, then dark)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     plan = sub.add_parser("plan", help="capacity, overcommit and risks of a lab or a plan")
@@ -58,6 +63,8 @@ def _parser() -> argparse.ArgumentParser:
         help="a built-in lab or a lab file (default n100)",
     )
     demo.add_argument("--speed", type=float, default=10.0, help="lab seconds per real second")
+    # SUPPRESS: given after `demo` it sets the theme, absent it leaves the top-level value.
+    demo.add_argument("--theme", default=argparse.SUPPRESS, help="colour theme")
 
     lab = sub.add_parser(
         "lab", help="run the simulated homelab on loopback and say how to reach it"
@@ -243,14 +250,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_app(config: Any) -> int:
+def _run_app(config: Any, theme: str | None = None) -> int:
     from cockpit.inventory import from_config
     from cockpit.ui.app import CockpitApp  # textual is imported here and only here
 
     inventory = from_config(config)
     inventory.start()
     try:
-        CockpitApp(inventory, config.thresholds).run()
+        CockpitApp(inventory, config.thresholds, theme_name=theme or config.theme).run()
     finally:
         inventory.stop()
     return 0
@@ -263,14 +270,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
         raise CliError(f"--speed must be positive, got {args.speed}")
     running = RunningLab(_load(args.lab), args.speed).start()
     try:
-        return _run_app(_config(str(running.config_path), args.context))
+        return _run_app(_config(str(running.config_path), args.context), args.theme)
     finally:
         running.stop()
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
     """Plain `cockpit`: the screen on the configured sources."""
-    return _run_app(_config(args.config, args.context))
+    return _run_app(_config(args.config, args.context), args.theme)
 
 
 COMMANDS = {

@@ -40,28 +40,33 @@ def session(tmp_path):
         pytest.fail("tmux is not installed: .ci/run installs it (apt-get install tmux)")
     name = f"cockpit-test-{int(time.time() * 1000)}"
     exit_file = tmp_path / "exit"
-    command = f"{COCKPIT} demo n100 --speed 10; echo $? > {exit_file}"
-    tmux("new-session", "-d", "-s", name, "-x", "160", "-y", "48", command + "; sleep 30")
+    # A shell first, sized, then the cockpit: so it starts in a 160x48 terminal for sure.
+    tmux("new-session", "-d", "-s", name, "-x", "160", "-y", "48")
+    tmux("resize-window", "-t", name, "-x", "160", "-y", "48")
+    tmux("send-keys", "-t", name, f"{COCKPIT} demo n100 --speed 10; echo $? > {exit_file}", "Enter")
     yield name, exit_file
     subprocess.run([TMUX, "kill-session", "-t", name], capture_output=True)
 
 
 def test_demo_in_a_real_terminal(session):
     name, exit_file = session
-    shown = wait_screen(
-        name, "Hosts", "Guests", "Peers", "Nodes", "Pods", "kube ok", "proxmox ok", "tailscale ok"
-    )
-    assert "15.41 GB" in shown and "1.56x balanced" in shown  # the gauge and host row
-    assert "worker-1" in shown and "postgresql-0" in shown
-    tmux("send-keys", "-t", name, "Tab")  # to the guests pane
-    tmux("send-keys", "-t", name, "Down", "Down")
-    shown = wait_screen(name, "overcommit")
+    shown = wait_screen(name, "kube ok", "proxmox ok", "tailscale ok", "postgresql-0")
+    # Wide terminal: the five panes side by side, the gauge and the host row.
+    for pane in ("Hosts", "Guests", "Peers", "Nodes", "Pods"):
+        assert pane in shown
+    assert "15.41 GB" in shown and "1.56x balanced" in shown and "worker-1" in shown
+    tmux("send-keys", "-t", name, "Tab", "Down", "Down")  # into Guests, move the selection
+    # Shrink the real terminal to 80x24: the panes become tabs, live.
+    tmux("resize-window", "-t", name, "-x", "80", "-y", "24")
+    narrow = wait_screen(name, "overcommit", "kube ok")
+    assert max(len(line) for line in narrow.splitlines()) <= 80
+    assert "postgresql-0" not in narrow  # the pods pane is a tab now, not on screen
     tmux("send-keys", "-t", name, "q")
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and not exit_file.exists():
         time.sleep(0.2)
     assert exit_file.exists(), f"the cockpit did not quit; the screen was:\n{screen(name)}"
     assert exit_file.read_text().strip() == "0"
-    # The terminal is given back: no alternate screen, no leftover panes.
+    # The terminal is given back: the shell prompt, no leftover panes.
     after = screen(name)
     assert "Hosts" not in after and "overcommit" not in after

@@ -4,30 +4,44 @@ The inventory publishes from a background thread; its listener hops onto the UI 
 with call_from_thread and hands over the snapshot and the set of layers that changed. Only
 panes drawn from a changed layer are recomputed, and every table is brought up to date by
 diffing row keys, so a quiet lab costs nothing and the cursor never jumps.
+
+Below WIDE columns the panes share the screen as tabs; the tables are the same widgets in
+both layouts (only shown or hidden), so cursors, filters and row diffs survive a resize.
+Themes come from themes/*.toml (cockpit.ui.themes); ctrl+t cycles them.
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
-from typing import Any, ClassVar
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
 
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.events import DescendantFocus
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.css.query import NoMatches
+from textual.events import DescendantFocus, Resize
+from textual.message import Message
+from textual.widgets import DataTable, Footer, Header, Input, Static, Tab, Tabs
 
 from cockpit.alloc.ledger import Ledger, build_ledger
 from cockpit.alloc.thresholds import DEFAULT_THRESHOLDS, Thresholds
-from cockpit.inventory import LAYERS, Inventory
+from cockpit.inventory import LAYERS, Listener
 from cockpit.model import Snapshot
 from cockpit.relations import KINDS, Kind, Relations, Selection
+from cockpit.sources.health import Health
+from cockpit.topology import Links
+from cockpit.ui.palette import DEFAULT_PALETTE, Palette
 from cockpit.ui.rows import COLUMNS, DEPENDS, ROW_BUILDERS, Cells, Rows
 from cockpit.ui.status import gauge_line, health_line
 from cockpit.ui.synced_table import SyncedTable
+from cockpit.ui.themes import DEFAULT_THEME, load_themes, palette_for
 
+WIDE = 120  # columns from which all five panes fit side by side
+PANE_ORDER: tuple[Kind, ...] = ("host", "guest", "peer", "node", "pod")  # as on screen
+LEFT: tuple[Kind, ...] = ("host", "guest", "peer")
 TITLES: dict[Kind, str] = {
     "host": "Hosts",
     "guest": "Guests",
@@ -44,8 +58,37 @@ HELP = (
     "◆ / ●            the selection / what is related to it in the other panes\n"
     "r                show only related rows in the other panes\n"
     "/                filter the focused pane by text (escape clears)\n"
+    "ctrl+t           next colour theme (themes/*.toml)\n"
     "q                quit"
 )
+
+
+class Feed(Protocol):
+    """What the app uses of an Inventory (cockpit.ui.static.StaticInventory is another)."""
+
+    listeners: list[Listener]
+
+    @property
+    def snapshot(self) -> Snapshot: ...
+    @property
+    def links(self) -> Links: ...
+    def health(self) -> dict[str, Health]: ...
+    def now(self) -> float: ...
+    def subscribe(self, listener: Listener) -> None: ...
+
+
+class PaneGrid(Horizontal):
+    """The panes' container; it says when its width changes. The App's own Resize is
+    stopped by Textual before a subclass handler reliably sees it in a real terminal, and
+    the grid always spans the screen, so its width is the terminal's."""
+
+    class Resized(Message):
+        def __init__(self, width: int) -> None:
+            super().__init__()
+            self.width = width
+
+    def on_resize(self, event: Resize) -> None:
+        self.post_message(self.Resized(event.size.width))
 
 
 class CockpitApp(App[None]):
@@ -59,22 +102,28 @@ class CockpitApp(App[None]):
     #filter { display: none; }
     #filter.shown { display: block; }
     #gauge, #status { height: 1; padding: 0 1; }
+    #tabs { display: none; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit"),
-        Binding("tab", "focus_next", "Next pane", show=False),
-        Binding("shift+tab", "focus_previous", "Previous pane", show=False),
+        # Priority: the Screen's own tab binding (plain focus_next) would win otherwise, and
+        # in the tabbed layout the hidden panes are not in the focus chain.
+        Binding("tab", "next_pane", "Next pane", show=False, priority=True),
+        Binding("shift+tab", "previous_pane", "Previous pane", show=False, priority=True),
         Binding("r", "toggle_related", "Related only"),
         Binding("slash", "start_filter", "Filter"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("ctrl+t", "cycle_theme", "Theme"),
         Binding("question_mark", "help", "Help"),
     ]
 
     def __init__(
         self,
-        inventory: Inventory,
+        inventory: Feed,
         thresholds: Thresholds = DEFAULT_THRESHOLDS,
         status_every: float = 1.0,
+        theme_name: str = DEFAULT_THEME,
+        themes_dir: Path | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -91,12 +140,22 @@ class CockpitApp(App[None]):
         self.filters: dict[Kind, str] = {}
         self._filter_target: Kind | None = None
         self._ui_thread: int | None = None
+        self.theme_set = load_themes(themes_dir)
+        self.theme_name = theme_name
+        self.palette: Palette = DEFAULT_PALETTE
+        # Said once in the status bar: broken theme files, an unknown theme name.
+        self.notices: list[str] = list(self.theme_set.errors)
+        self.narrow = False
+        self.active_pane: Kind = "host"
 
     # --- layout ------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
         yield Header()
-        with Horizontal():
+        tabs = Tabs(*(Tab(TITLES[kind], id=f"tab-{kind}") for kind in PANE_ORDER), id="tabs")
+        tabs.can_focus = False  # focus stays on the tables; tab/shift+tab switch tabs
+        yield tabs
+        with PaneGrid(id="grid"):
             with Vertical(id="left"):
                 for kind in ("host", "guest", "peer"):
                     yield self._make_table(kind)
@@ -118,6 +177,7 @@ class CockpitApp(App[None]):
 
     def on_mount(self) -> None:
         self._ui_thread = threading.get_ident()
+        self._apply_theme_choice()
         self.apply(self.inventory.snapshot, frozenset(LAYERS))
         self.inventory.subscribe(self._on_inventory)
         # Health ages ("stale for N s") move with the clock, and a failing poll changes no
@@ -128,6 +188,87 @@ class CockpitApp(App[None]):
     def on_unmount(self) -> None:
         with contextlib.suppress(ValueError):
             self.inventory.listeners.remove(self._on_inventory)
+
+    # --- themes ------------------------------------------------------------------------
+
+    def _apply_theme_choice(self) -> None:
+        for theme in self.theme_set.themes.values():
+            self.register_theme(theme)
+        name = self.theme_name
+        if name not in self.theme_set.themes:
+            known = ", ".join(self.theme_set.names)
+            self.notices.append(f"unknown theme {name!r}, using {DEFAULT_THEME} (known: {known})")
+            name = DEFAULT_THEME
+        self.theme = name
+
+    def watch_theme(self, name: str) -> None:
+        # Row colours are rich styles baked into cells, not CSS: rebuild them from the new
+        # theme; the table diff then touches only the coloured cells.
+        self.palette = palette_for(self.current_theme)
+        if self.ledger is None:
+            return
+        for kind in KINDS:
+            self.content[kind] = ROW_BUILDERS[kind](self.snapshot, self.ledger, self.palette)
+            self._render(kind)
+        self._render_gauge()
+        self.refresh_status()
+
+    def action_cycle_theme(self) -> None:
+        names = self.theme_set.names
+        at = names.index(self.theme) if self.theme in names else -1
+        self.theme = names[(at + 1) % len(names)]
+        self.notify(f"theme {self.theme}", timeout=2)
+
+    # --- responsive layout -------------------------------------------------------------
+
+    def on_pane_grid_resized(self, event: PaneGrid.Resized) -> None:
+        self._set_narrow(event.width < WIDE)
+
+    def _set_narrow(self, narrow: bool) -> None:
+        try:
+            tabs = self.query_one("#tabs", Tabs)
+        except NoMatches:  # a resize can arrive before the screen is composed
+            return
+        self.narrow = narrow
+        tabs.display = narrow
+        if narrow and isinstance(self.focused, SyncedTable):
+            self.active_pane = self.focused.kind  # type: ignore[assignment]
+        self._show_panes()
+
+    def _show_panes(self) -> None:
+        """Wide: every pane. Narrow: only the active tab's pane (and its column)."""
+        for kind in KINDS:
+            self.table(kind).display = not self.narrow or kind == self.active_pane
+        self.query_one("#left").display = not self.narrow or self.active_pane in LEFT
+        self.query_one("#right").display = not self.narrow or self.active_pane not in LEFT
+        if self.narrow:
+            self.query_one("#tabs", Tabs).active = f"tab-{self.active_pane}"
+
+    def show_pane(self, kind: Kind) -> None:
+        """Bring a pane forward (a no-op for the layout when wide) and focus it."""
+        self.active_pane = kind
+        if self.narrow:
+            self._show_panes()
+        self.table(kind).focus()
+
+    def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
+        kind = (event.tab.id or "").removeprefix("tab-")
+        if self.narrow and kind in TITLES and kind != self.active_pane:
+            self.show_pane(kind)  # type: ignore[arg-type]
+
+    def action_next_pane(self) -> None:
+        self._step_pane(1)
+
+    def action_previous_pane(self) -> None:
+        self._step_pane(-1)
+
+    def _step_pane(self, step: int) -> None:
+        if not self.narrow:
+            # Wide: the focus chain, as before (it also reaches the filter box).
+            (self.screen.focus_next if step > 0 else self.screen.focus_previous)()
+            return
+        at = PANE_ORDER.index(self.active_pane)
+        self.show_pane(PANE_ORDER[(at + step) % len(PANE_ORDER)])
 
     # --- data in -----------------------------------------------------------------------
 
@@ -149,7 +290,7 @@ class CockpitApp(App[None]):
             self.ledger = build_ledger(snapshot, self.thresholds)
         stale = [kind for kind in KINDS if DEPENDS[kind] & changed]
         for kind in stale:
-            self.content[kind] = ROW_BUILDERS[kind](snapshot, self.ledger)
+            self.content[kind] = ROW_BUILDERS[kind](snapshot, self.ledger, self.palette)
         if self.selection is not None and self.selection[1] not in self.content.get(
             self.selection[0], {}
         ):
@@ -192,15 +333,21 @@ class CockpitApp(App[None]):
     def _render_gauge(self) -> None:
         hosts = self.related.get("host", set())
         host = next(iter(hosts)) if len(hosts) == 1 else None
-        self.query_one("#gauge", Static).update(gauge_line(self.ledger, host))
+        self.query_one("#gauge", Static).update(gauge_line(self.ledger, host, self.palette))
+
+    def _status_line(self) -> Text:
+        line = health_line(self.inventory.health(), self.inventory.now(), self.palette)
+        for notice in self.notices:
+            line.append(" │ ", style="dim")
+            line.append(notice, style=self.palette.warn)
+        return line
 
     def refresh_status(self) -> None:
-        line = health_line(self.inventory.health(), self.inventory.now())
-        self.query_one("#status", Static).update(line)
+        self.query_one("#status", Static).update(self._status_line())
 
     def status_text(self) -> str:
         """The status bar as plain text (what a test or a screen reader would read)."""
-        return health_line(self.inventory.health(), self.inventory.now()).plain
+        return self._status_line().plain
 
     def marked(self, kind: Kind) -> set[str]:
         """Keys of the rows marked as related (not the selection itself) in a pane."""
@@ -211,7 +358,7 @@ class CockpitApp(App[None]):
     def select(self, kind: Kind, key: str) -> None:
         """Focus a pane and put its cursor on a row, as the keyboard would."""
         table = self.table(kind)
-        table.focus()
+        self.show_pane(kind)
         table.move_cursor(row=table.get_row_index(key))
         self._select((kind, key))
 

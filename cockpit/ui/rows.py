@@ -12,8 +12,8 @@ from rich.text import Text
 
 from cockpit.alloc.ledger import Ledger, Ratio
 from cockpit.model import Resources, Snapshot
-from cockpit.present import VERDICT_STYLE
 from cockpit.relations import Kind, guest_key, pod_key
+from cockpit.ui.palette import DEFAULT_PALETTE, Palette
 from cockpit.units import format_cpu, format_gb, format_ratio
 
 Cell = str | Text
@@ -78,8 +78,8 @@ DEPENDS: dict[Kind, frozenset[str]] = {
 }
 
 
-def ratio_text(r: Ratio) -> Text:
-    return Text(f"{format_ratio(r.ratio)} {r.verdict}", style=VERDICT_STYLE.get(r.verdict, ""))
+def ratio_text(r: Ratio, palette: Palette = DEFAULT_PALETTE) -> Text:
+    return Text(f"{format_ratio(r.ratio)} {r.verdict}", style=palette.verdict(r.verdict))
 
 
 def _pct(value: float | None) -> str:
@@ -94,7 +94,7 @@ def _resources(r: Resources | None) -> str:
     return f"{cpu} / {memory}"
 
 
-def host_rows(snapshot: Snapshot, ledger: Ledger) -> Rows:
+def host_rows(snapshot: Snapshot, ledger: Ledger, palette: Palette = DEFAULT_PALETTE) -> Rows:
     by_name = {h.host.name: h for h in ledger.hosts}
     rows: Rows = {}
     for host in sorted(snapshot.hosts, key=lambda h: h.name):
@@ -105,16 +105,16 @@ def host_rows(snapshot: Snapshot, ledger: Ledger) -> Rows:
             host.site or "-",
             str(host.threads),
             format_gb(host.memory),
-            ratio_text(h.cpu) if carries and h else "-",
-            ratio_text(h.memory) if carries and h else "-",
+            ratio_text(h.cpu, palette) if carries and h else "-",
+            ratio_text(h.memory, palette) if carries and h else "-",
         )
     return rows
 
 
-def guest_rows(snapshot: Snapshot, ledger: Ledger) -> Rows:
+def guest_rows(snapshot: Snapshot, ledger: Ledger, palette: Palette = DEFAULT_PALETTE) -> Rows:
     rows: Rows = {}
     for g in sorted(snapshot.guests, key=lambda g: (g.host, g.vmid)):
-        status = Text(g.status, style="green" if g.running else "yellow")
+        status = Text(g.status, style=palette.ok if g.running else palette.warn)
         rows[guest_key(g)] = (
             str(g.vmid),
             g.name,
@@ -126,10 +126,10 @@ def guest_rows(snapshot: Snapshot, ledger: Ledger) -> Rows:
     return rows
 
 
-def peer_rows(snapshot: Snapshot, ledger: Ledger) -> Rows:
+def peer_rows(snapshot: Snapshot, ledger: Ledger, palette: Palette = DEFAULT_PALETTE) -> Rows:
     rows: Rows = {}
     for p in sorted(snapshot.peers, key=lambda p: (not p.is_self, p.hostname)):
-        online = Text("yes", style="green") if p.online else Text("no", style="red")
+        online = Text("yes", style=palette.ok) if p.online else Text("no", style=palette.bad)
         # An empty CurAddr means traffic goes through a DERP relay.
         path = "direct" if p.cur_addr else (f"relay {p.relay}" if p.relay else "-")
         name = f"{p.hostname} (self)" if p.is_self else p.hostname
@@ -137,14 +137,18 @@ def peer_rows(snapshot: Snapshot, ledger: Ledger) -> Rows:
     return rows
 
 
-def node_rows(snapshot: Snapshot, ledger: Ledger) -> Rows:
+def node_rows(snapshot: Snapshot, ledger: Ledger, palette: Palette = DEFAULT_PALETTE) -> Rows:
     by_name = {n.name: n for n in ledger.nodes}
     rows: Rows = {}
     for node in sorted(snapshot.nodes, key=lambda n: n.name):
         n = by_name[node.name]
-        status = Text("Ready", style="green") if n.ready else Text("NotReady", style="bold red")
+        status = (
+            Text("Ready", style=palette.ok)
+            if n.ready
+            else Text("NotReady", style=f"bold {palette.bad}")
+        )
         if n.unschedulable:
-            status.append(",SchedulingDisabled", style="yellow")
+            status.append(",SchedulingDisabled", style=palette.warn)
         rows[node.name] = (
             node.name,
             n.host or "-",
@@ -157,15 +161,17 @@ def node_rows(snapshot: Snapshot, ledger: Ledger) -> Rows:
     return rows
 
 
-def pod_rows(snapshot: Snapshot, ledger: Ledger) -> Rows:
+def pod_rows(snapshot: Snapshot, ledger: Ledger, palette: Palette = DEFAULT_PALETTE) -> Rows:
     rows: Rows = {}
     for p in sorted(snapshot.pods, key=lambda p: (p.node or "", p.namespace, p.name)):
-        phase_style = {"Running": "green", "Pending": "yellow", "Failed": "red"}.get(p.phase, "")
+        phase_style = {"Running": palette.ok, "Pending": palette.warn, "Failed": palette.bad}.get(
+            p.phase, ""
+        )
         rows[pod_key(p)] = (
             pod_key(p),
             p.node or "-",
             Text(p.phase, style=phase_style),
-            "yes" if p.ready else Text("no", style="yellow"),
+            "yes" if p.ready else Text("no", style=palette.warn),
             str(p.restarts),
             _resources(p.requests),
             _resources(p.usage),
@@ -175,7 +181,7 @@ def pod_rows(snapshot: Snapshot, ledger: Ledger) -> Rows:
     return rows
 
 
-ROW_BUILDERS: Mapping[Kind, Callable[[Snapshot, Ledger], Rows]] = {
+ROW_BUILDERS: Mapping[Kind, Callable[[Snapshot, Ledger, Palette], Rows]] = {
     "host": host_rows,
     "guest": guest_rows,
     "peer": peer_rows,

@@ -8,12 +8,13 @@ from rich.text import Text
 
 from cockpit.alloc.ledger import Ledger, Ratio
 from cockpit.sources.health import Health
+from cockpit.ui.palette import DEFAULT_PALETTE, Palette
 from cockpit.ui.rows import ratio_text
 
-STATE_STYLE = {"ok": "green", "stale": "yellow", "error": "bold red", "unconfigured": "dim"}
 
-
-def health_line(health: Mapping[str, Health], now: float) -> Text:
+def health_line(
+    health: Mapping[str, Health], now: float, palette: Palette = DEFAULT_PALETTE
+) -> Text:
     """`kube ok │ proxmox stale for 12 s: reason (hint) │ tailscale not configured: hint`."""
     line = Text()
     for i, (name, h) in enumerate(health.items()):
@@ -23,11 +24,13 @@ def health_line(health: Mapping[str, Health], now: float) -> Text:
         text = h.describe(now)
         if h.state == "error":
             text = f"error: {text}"
-        line.append(text, style=STATE_STYLE.get(h.state, ""))
+        line.append(text, style=palette.state(h.state))
     return line
 
 
-def gauge_line(ledger: Ledger | None, host: str | None = None) -> Text:
+def gauge_line(
+    ledger: Ledger | None, host: str | None = None, palette: Palette = DEFAULT_PALETTE
+) -> Text:
     """The selected host's overcommit when one is selected and carries guests, else the
     totals over every Proxmox host."""
     if ledger is None:
@@ -44,5 +47,5 @@ def gauge_line(ledger: Ledger | None, host: str | None = None) -> Text:
         if i:
             line.append(" · ", style="dim")
         line.append(f"{name} ")
-        line.append_text(ratio_text(r))
+        line.append_text(ratio_text(r, palette))
     return line

@@ -83,21 +83,14 @@ def test_cordon(lab):
     assert not lab.store.get("nodes", ("", "worker-1"))["spec"].get("unschedulable")
 
 
+def set_django_min_available(lab: KubeLab, count: int) -> None:
+    patch = f'{{"spec":{{"minAvailable":{count}}}}}'
+    ok(kubectl(lab, "patch", "pdb", "django-api-pdb", "-n", "apps", "--type=merge", "-p", patch))
+
+
 def test_drain_waits_for_the_pdb_then_finishes(lab):
     # Make the django-api budget refuse any disruption, so the drain must retry on 429.
-    ok(
-        kubectl(
-            lab,
-            "patch",
-            "pdb",
-            "django-api-pdb",
-            "-n",
-            "apps",
-            "--type=merge",
-            "-p",
-            '{"spec":{"minAvailable":2}}',
-        )
-    )
+    set_django_min_available(lab, 2)
     wait_for(
         lambda: (
             lab.store.get("poddisruptionbudgets.policy", ("apps", "django-api-pdb"))["status"].get(
@@ -131,19 +124,7 @@ def test_drain_waits_for_the_pdb_then_finishes(lab):
         what="kubectl to report the PDB",
     )
     assert drain.poll() is None, "drain must still be waiting"
-    ok(
-        kubectl(
-            lab,
-            "patch",
-            "pdb",
-            "django-api-pdb",
-            "-n",
-            "apps",
-            "--type=merge",
-            "-p",
-            '{"spec":{"minAvailable":1}}',
-        )
-    )
+    set_django_min_available(lab, 1)
     assert drain.wait(timeout=60) == 0, "".join(output)
     reader.join(timeout=5)
     text = "".join(output)

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import pytest
 
+from cockpit import labfile
+from cockpit.alloc.ledger import build_ledger
 from cockpit.ui.app import CockpitApp
 from cockpit.ui.static import StaticInventory
 from cockpit.ui.themes import load_themes
+from cockpit.units import format_ratio
 
 
 def _app(theme: str = "dark") -> CockpitApp:
@@ -69,3 +72,17 @@ async def test_selecting_a_row_in_a_hidden_tab_brings_the_tab_forward():
         await pilot.pause()
         assert app.active_pane == "guest" and app.table("guest").display
         assert app.marked("node") == {"worker-1"}
+
+
+@pytest.mark.asyncio
+async def test_the_gauge_says_what_the_ledger_says():
+    lab = labfile.load("n100")
+    host = build_ledger(lab.snapshot, lab.thresholds).host("pve")
+    app = _app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        app.select("host", "pve")
+        await pilot.pause()
+        gauge = str(app.query_one("#gauge").render())
+        for ratio in (host.cpu, host.memory, host.disk):
+            assert f"{format_ratio(ratio.ratio)} {ratio.verdict}" in gauge
+        assert gauge.count("x ") >= 3

@@ -229,7 +229,8 @@ def from_config(config: Config) -> Inventory:
     from cockpit.sources.proxmox import ProxmoxSource
     from cockpit.sources.tailscale import TailscaleSource
 
-    kube = KubeSource(config.kube) if config.kube is not None else None
+    # Read-only is enforced in the adapters themselves, below any key binding or command.
+    kube = KubeSource(config.kube, readonly=config.readonly) if config.kube is not None else None
     proxmox = None
     if config.proxmox is not None:
         p = config.proxmox
@@ -241,6 +242,7 @@ def from_config(config: Config) -> Inventory:
             token_value=p.token_value,
             verify=p.verify,
             timeout=p.timeout,
+            readonly=config.readonly,
         )
     tailscale = TailscaleSource(config.tailscale.socket, config.tailscale.cli)
     return Inventory(config, kube, proxmox, tailscale)

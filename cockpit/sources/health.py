@@ -14,12 +14,28 @@ State = Literal["ok", "stale", "error", "unconfigured"]
 
 
 class SourceError(Exception):
-    """A source failure: `reason` says what happened, `hint` how to fix it."""
+    """A source failure: `reason` says what happened, `hint` how to fix it; `status` is the
+    HTTP status when there was one, and `message` the server's own words (an action retries
+    a 429 and shows the PDB the API server names)."""
 
-    def __init__(self, reason: str, hint: str = "") -> None:
+    def __init__(
+        self, reason: str, hint: str = "", status: int | None = None, message: str = ""
+    ) -> None:
         super().__init__(f"{reason}; {hint}" if hint else reason)
         self.reason = reason
         self.hint = hint
+        self.status = status
+        self.message = message
+
+
+class ReadOnlyError(SourceError):
+    """A write was asked of a source opened read-only."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(
+            f"refused: {what} (the cockpit is in read-only mode)",
+            "drop --readonly (or [ui] readonly in the config) to allow changes",
+        )
 
 
 @dataclass(frozen=True, slots=True)

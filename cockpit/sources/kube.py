@@ -23,7 +23,7 @@ import orjson
 
 from cockpit.config import KubeSettings
 from cockpit.model import Node, Pdb, Pod, PriorityClass, Resources, Workload
-from cockpit.sources.health import Health, SourceError
+from cockpit.sources.health import Health, ReadOnlyError, SourceError
 from cockpit.sources.kube_parse import (
     parse_node,
     parse_node_metrics,
@@ -82,8 +82,10 @@ class KubeSource:
         on_change: Callable[[], None] | None = None,
         request_timeout: float = 10.0,
         metrics_every: float = 15.0,
+        readonly: bool = False,
     ) -> None:
         self.settings = settings
+        self.readonly = readonly  # every verb but GET is refused before it leaves
         self.on_change = on_change or (lambda: None)
         self.request_timeout = request_timeout
         self.metrics_every = metrics_every
@@ -151,6 +153,8 @@ class KubeSource:
     ) -> Any:
         """One raw API call; the response body parsed with orjson (or the open response
         when streaming). Every failure becomes a SourceError."""
+        if self.readonly and method != "GET":
+            raise ReadOnlyError(f"{method} {path}")
         if self._client is None:
             self.connect()
         from kubernetes.client.exceptions import ApiException
@@ -489,4 +493,6 @@ def _api_error(status: int, body: Any, path: str) -> SourceError:
     return SourceError(
         f"{status} from {path}: {message or 'no message'}",
         hints.get(status, "see the API server's logs"),
+        status,
+        message,
     )

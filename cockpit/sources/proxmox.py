@@ -37,7 +37,7 @@ from proxmoxer import ProxmoxAPI, ResourceException
 
 from cockpit.model import Disk, Guest, Host, Resources
 from cockpit.secret import Secret
-from cockpit.sources.health import SourceError
+from cockpit.sources.health import ReadOnlyError, SourceError
 from cockpit.units import parse_pve_size
 
 MiB = 2**20
@@ -53,8 +53,7 @@ class ProxmoxError(SourceError):
     """A SourceError that also keeps PVE's HTTP status, when there was one."""
 
     def __init__(self, reason: str, hint: str = "", status: int | None = None) -> None:
-        super().__init__(reason, hint)
-        self.status = status
+        super().__init__(reason, hint, status)
 
 
 # --- records ---------------------------------------------------------------------------------
@@ -649,6 +648,7 @@ class ProxmoxSource:
         guest_ips: bool = True,
         config_ttl: float = 600.0,
         meta_ttl: float = 300.0,
+        readonly: bool = False,
     ) -> None:
         if not isinstance(token_value, Secret):
             # The message names the type only: the value may be the token itself.
@@ -660,6 +660,7 @@ class ProxmoxSource:
         self.verify, self.timeout = verify, timeout
         self.guest_ips, self.config_ttl, self.meta_ttl = guest_ips, config_ttl, meta_ttl
         self._token = token_value
+        self.readonly = readonly  # every POST is refused before it leaves
         self._api = ProxmoxAPI(
             host,
             port=port,
@@ -871,6 +872,8 @@ class ProxmoxSource:
         return self._call("GET", path, params)
 
     def _post(self, path: str, **data: Any) -> Any:
+        if self.readonly:
+            raise ReadOnlyError(f"POST /{path}")
         return self._call("POST", path, data)
 
     def _call(self, method: str, path: str, args: dict[str, Any]) -> Any:

@@ -1,0 +1,1 @@
+"""Mutating actions: planned by the allocation engine, confirmed, journaled, resumable."""

@@ -13,6 +13,7 @@ the world moved, so nothing acts on a different object that happens to share a n
 
 from __future__ import annotations
 
+import argparse
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -150,8 +151,8 @@ class Run:
 class Action(ABC):
     """A mutating action. Subclasses register themselves under `name`."""
 
-    name: ClassVar[str]
-    help: ClassVar[str] = ""
+    name: ClassVar[str]  # the journal's name for it, and its CLI subcommand
+    help: ClassVar[str] = ""  # one line for `cockpit --help`
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
@@ -160,6 +161,16 @@ class Action(ABC):
     @abstractmethod
     def from_args(cls, ctx: Context, args: dict[str, Any]) -> Action:
         """Rebuild the action from Plan.args (the journal's copy, on resume)."""
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        """The subcommand's own arguments (the shell adds --yes, --plan, --json...)."""
+        return None  # most actions take none
+
+    @classmethod
+    def args_from_cli(cls, ns: argparse.Namespace) -> dict[str, Any]:
+        """The parsed command line as from_args' dict."""
+        return {}
 
     @abstractmethod
     def plan(self) -> Plan: ...

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections import deque
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
@@ -24,7 +25,7 @@ from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.events import DescendantFocus, Resize
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Header, Input, Static, Tab, Tabs
+from textual.widgets import Footer, Header, Input, Static, Tab, Tabs
 
 from cockpit.alloc.ledger import Ledger, build_ledger
 from cockpit.alloc.thresholds import DEFAULT_THRESHOLDS, Thresholds
@@ -33,12 +34,16 @@ from cockpit.model import Snapshot
 from cockpit.relations import KINDS, Kind, Relations, Selection
 from cockpit.sources.health import Health
 from cockpit.topology import Links
+from cockpit.ui.commands import BY_NAME, CockpitCommands, CommandSuggester, available, parse
+from cockpit.ui.detail import DetailScreen
 from cockpit.ui.palette import DEFAULT_PALETTE, Palette
 from cockpit.ui.rows import COLUMNS, DEPENDS, ROW_BUILDERS, Cells, Rows
-from cockpit.ui.status import gauge_line, health_line
-from cockpit.ui.synced_table import SyncedTable
+from cockpit.ui.status import gauge_line, health_line, host_layers, lab_layers
 from cockpit.ui.themes import DEFAULT_THEME, load_themes, palette_for
+from cockpit.ui.virtual_table import Row, Section, VirtualTable
 
+HISTORY_EVERY = 5.0  # seconds between usage samples (metrics-server scrapes every 15 s)
+HISTORY_LENGTH = 24
 WIDE = 120  # columns from which all five panes fit side by side
 PANE_ORDER: tuple[Kind, ...] = ("host", "guest", "peer", "node", "pod")  # as on screen
 LEFT: tuple[Kind, ...] = ("host", "guest", "peer")
@@ -54,13 +59,19 @@ SELECTED = Text("◆", style="bold reverse magenta")
 RELATED = Text("●", style="bold magenta")
 HELP = (
     "tab / shift+tab  next / previous pane\n"
-    "up / down        move; the row under the cursor is the selection\n"
+    "up / down        move (also j / k, page up / down, home / end)\n"
     "◆ / ●            the selection / what is related to it in the other panes\n"
+    "enter            open the selection: fields, relatives, raw YAML/JSON (y)\n"
+    "escape           back out (detail view, filter, related-only)\n"
     "r                show only related rows in the other panes\n"
-    "/                filter the focused pane by text (escape clears)\n"
+    "/                filter the focused pane by text\n"
+    "o                group pods by node / namespace / not at all\n"
+    ":                command line (tab completes): :pods worker-1, :theme light …\n"
+    "ctrl+p           command palette (the same commands)\n"
     "ctrl+t           next colour theme (themes/*.toml)\n"
     "q                quit"
 )
+GROUPINGS = ("node", "namespace", "none")
 
 
 class Feed(Protocol):
@@ -93,15 +104,17 @@ class PaneGrid(Horizontal):
 
 class CockpitApp(App[None]):
     TITLE = "Homelab Cockpit"
+    COMMANDS = App.COMMANDS | {CockpitCommands}
     CSS = """
-    SyncedTable { height: 1fr; border: round $panel; }
-    SyncedTable:focus { border: round $accent; }
+    VirtualTable { height: 1fr; border: round $panel; }
+    VirtualTable:focus { border: round $accent; }
     #left { width: 1fr; }
     #right { width: 1fr; }
     #pod { height: 2fr; }
-    #filter { display: none; }
-    #filter.shown { display: block; }
-    #gauge, #status { height: 1; padding: 0 1; }
+    #filter, #command { display: none; }
+    #filter.shown, #command.shown { display: block; }
+    #gauge { height: auto; max-height: 4; padding: 0 1; }
+    #status { height: 1; padding: 0 1; }
     #tabs { display: none; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -112,7 +125,10 @@ class CockpitApp(App[None]):
         Binding("shift+tab", "previous_pane", "Previous pane", show=False, priority=True),
         Binding("r", "toggle_related", "Related only"),
         Binding("slash", "start_filter", "Filter"),
-        Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("escape", "back", "Back", show=False),
+        Binding("enter", "drill", "Open"),
+        Binding("colon", "start_command", "Command"),
+        Binding("o", "cycle_grouping", "Group pods", show=False),
         Binding("ctrl+t", "cycle_theme", "Theme"),
         Binding("question_mark", "help", "Help"),
     ]
@@ -124,6 +140,7 @@ class CockpitApp(App[None]):
         status_every: float = 1.0,
         theme_name: str = DEFAULT_THEME,
         themes_dir: Path | None = None,
+        readonly: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -137,6 +154,8 @@ class CockpitApp(App[None]):
         self.selection: Selection | None = None
         self.related: dict[str, set[str]] = {}
         self.related_only = False
+        self.readonly = readonly
+        self.grouping = "node"  # how the pods pane is sectioned
         self.filters: dict[Kind, str] = {}
         self._filter_target: Kind | None = None
         self._ui_thread: int | None = None
@@ -147,6 +166,8 @@ class CockpitApp(App[None]):
         self.notices: list[str] = list(self.theme_set.errors)
         self.narrow = False
         self.active_pane: Kind = "host"
+        # Pods' memory use per gauge scope ("" = the whole lab), sampled for the sparkline.
+        self.history: dict[str, deque[float]] = {}
 
     # --- layout ------------------------------------------------------------------------
 
@@ -165,15 +186,20 @@ class CockpitApp(App[None]):
         yield Input(
             placeholder="filter the focused pane; enter keeps it, escape clears", id="filter"
         )
+        yield Input(
+            placeholder=":pods worker-1  :theme light  :drain NODE  (tab completes, escape closes)",
+            id="command",
+            suggester=CommandSuggester(self),
+        )
         yield Static(id="gauge")
         yield Static(id="status")
         yield Footer()
 
-    def _make_table(self, kind: Kind) -> SyncedTable:
-        return SyncedTable(kind, (MARK_COLUMN, *COLUMNS[kind]), TITLES[kind])
+    def _make_table(self, kind: Kind) -> VirtualTable:
+        return VirtualTable(kind, (MARK_COLUMN, *COLUMNS[kind]), TITLES[kind])
 
-    def table(self, kind: Kind) -> SyncedTable:
-        return self.query_one(f"#{kind}", SyncedTable)
+    def table(self, kind: Kind) -> VirtualTable:
+        return self.query_one(f"#{kind}", VirtualTable)
 
     def on_mount(self) -> None:
         self._ui_thread = threading.get_ident()
@@ -183,6 +209,7 @@ class CockpitApp(App[None]):
         # Health ages ("stale for N s") move with the clock, and a failing poll changes no
         # layer so it publishes nothing: the status bar has its own heartbeat.
         self.set_interval(self.status_every, self.refresh_status)
+        self.set_interval(HISTORY_EVERY, self.sample_usage)
         self.table("host").focus()
 
     def on_unmount(self) -> None:
@@ -208,7 +235,9 @@ class CockpitApp(App[None]):
         if self.ledger is None:
             return
         for kind in KINDS:
-            self.content[kind] = ROW_BUILDERS[kind](self.snapshot, self.ledger, self.palette)
+            self.content[kind] = ROW_BUILDERS[kind](
+                self.snapshot, self.ledger, self.palette, self.inventory.now()
+            )
             self._render(kind)
         self._render_gauge()
         self.refresh_status()
@@ -231,7 +260,10 @@ class CockpitApp(App[None]):
             return
         self.narrow = narrow
         tabs.display = narrow
-        if narrow and isinstance(self.focused, SyncedTable):
+        # Narrow: the gauge gets one line (cut, not wrapped) so the pane keeps its rows.
+        self.query_one("#gauge", Static).styles.max_height = 1 if narrow else 4
+        self._render_gauge()
+        if narrow and isinstance(self.focused, VirtualTable):
             self.active_pane = self.focused.kind  # type: ignore[assignment]
         self._show_panes()
 
@@ -263,6 +295,10 @@ class CockpitApp(App[None]):
         self._step_pane(-1)
 
     def _step_pane(self, step: int) -> None:
+        box = self.focused
+        if isinstance(box, Input) and box.id == "command":
+            box.action_cursor_right()  # at the end of the line this takes the completion
+            return
         if not self.narrow:
             # Wide: the focus chain, as before (it also reaches the filter box).
             (self.screen.focus_next if step > 0 else self.screen.focus_previous)()
@@ -290,7 +326,9 @@ class CockpitApp(App[None]):
             self.ledger = build_ledger(snapshot, self.thresholds)
         stale = [kind for kind in KINDS if DEPENDS[kind] & changed]
         for kind in stale:
-            self.content[kind] = ROW_BUILDERS[kind](snapshot, self.ledger, self.palette)
+            self.content[kind] = ROW_BUILDERS[kind](
+                snapshot, self.ledger, self.palette, self.inventory.now()
+            )
         if self.selection is not None and self.selection[1] not in self.content.get(
             self.selection[0], {}
         ):
@@ -311,7 +349,7 @@ class CockpitApp(App[None]):
     # --- drawing -----------------------------------------------------------------------
 
     def _render(self, kind: Kind) -> None:
-        rows: dict[str, Cells] = {}
+        rows: dict[str, Row] = {}
         needle = self.filters.get(kind, "").lower()
         related = self.related.get(kind, set())
         hide_unrelated = (
@@ -323,17 +361,75 @@ class CockpitApp(App[None]):
             if needle and not _matches(needle, key, cells):
                 continue
             rows[key] = (self._mark(kind, key), *cells)
+        if kind == "pod" and self.grouping != "none":
+            rows = self._grouped(rows)
         self.table(kind).sync(rows)
+
+    def _grouped(self, rows: dict[str, Row]) -> dict[str, Row]:
+        """Pods in sections by node (as the rows come) or by namespace (re-sorted)."""
+
+        def group(key: str, cells: Row) -> str:
+            if self.grouping == "namespace":
+                return key.split("/", 1)[0]
+            return str(cells[2]) if not isinstance(cells, Section) else ""  # the Node cell
+
+        keys = list(rows)
+        if self.grouping == "namespace":
+            keys.sort()
+        counts: dict[str, int] = {}
+        for key in keys:
+            counts[group(key, rows[key])] = counts.get(group(key, rows[key]), 0) + 1
+        out: dict[str, Row] = {}
+        current = None
+        for key in keys:
+            name = group(key, rows[key])
+            if name != current:
+                current = name
+                label = "unscheduled" if name == "-" else name
+                out[f"§{self.grouping}:{name}"] = Section(f"{label} ({counts[name]})")
+            out[key] = rows[key]
+        return out
 
     def _mark(self, kind: Kind, key: str) -> Text | str:
         if self.selection == (kind, key):
             return SELECTED
         return RELATED if key in self.related.get(kind, ()) else ""
 
-    def _render_gauge(self) -> None:
+    def _gauge_host(self) -> str | None:
         hosts = self.related.get("host", set())
-        host = next(iter(hosts)) if len(hosts) == 1 else None
-        self.query_one("#gauge", Static).update(gauge_line(self.ledger, host, self.palette))
+        return next(iter(hosts)) if len(hosts) == 1 else None
+
+    def _render_gauge(self) -> None:
+        """The whole lab on one line; the selected object's physical host on a second."""
+        if self.ledger is None:
+            self.query_one("#gauge", Static).update(gauge_line(None))
+            return
+        host = self._gauge_host()
+        layers = host_layers(self.ledger, host) if host else None
+        if self.narrow:  # one line: the selected host's ratios, else the lab's
+            scope = layers if layers is not None else lab_layers(self.ledger)
+            text = gauge_line(scope, self.palette, compact=True)
+            text.no_wrap, text.overflow = True, "ellipsis"
+        else:
+            text = gauge_line(lab_layers(self.ledger), self.palette, self.history.get("", ()))
+            if layers is not None and len(self.snapshot.hosts) > 1:
+                text.append("\n")
+                history = self.history.get(host or "", ())
+                text.append_text(gauge_line(layers, self.palette, history))
+        self.query_one("#gauge", Static).update(text)
+
+    def sample_usage(self) -> None:
+        """Note the pods' memory use now, for the lab and each host, where metrics exist."""
+        if self.ledger is None:
+            return
+        scopes = [("", lab_layers(self.ledger))]
+        scopes += [(h.host.name, host_layers(self.ledger, h.host.name)) for h in self.ledger.hosts]
+        for scope, layers in scopes:
+            if layers is not None and layers.used_memory is not None:
+                self.history.setdefault(scope, deque(maxlen=HISTORY_LENGTH)).append(
+                    layers.used_memory
+                )
+        self._render_gauge()
 
     def _status_line(self) -> Text:
         line = health_line(self.inventory.health(), self.inventory.now(), self.palette)
@@ -371,16 +467,15 @@ class CockpitApp(App[None]):
             self._render(kind)
         self._render_gauge()
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+    def on_virtual_table_cursor_moved(self, event: VirtualTable.CursorMoved) -> None:
         # Rows added to an unfocused table move its cursor too; only the pane the user is
         # in may change the selection.
-        table = event.data_table
-        if isinstance(table, SyncedTable) and table is self.focused and event.row_key.value:
-            self._select((table.kind, event.row_key.value))  # type: ignore[arg-type]
+        if event.table is self.focused and event.key is not None:
+            self._select((event.table.kind, event.key))  # type: ignore[arg-type]
 
     def on_descendant_focus(self, event: DescendantFocus) -> None:
         widget = event.widget
-        if isinstance(widget, SyncedTable) and widget.cursor_key is not None:
+        if isinstance(widget, VirtualTable) and widget.cursor_key is not None:
             self._select((widget.kind, widget.cursor_key))  # type: ignore[arg-type]
 
     # --- actions -----------------------------------------------------------------------
@@ -393,7 +488,7 @@ class CockpitApp(App[None]):
 
     def action_start_filter(self) -> None:
         focused = self.focused
-        if not isinstance(focused, SyncedTable):
+        if not isinstance(focused, VirtualTable):
             return
         self._filter_target = focused.kind  # type: ignore[assignment]
         box = self.query_one("#filter", Input)
@@ -410,10 +505,13 @@ class CockpitApp(App[None]):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "filter":
             self._close_filter()
+        elif event.input.id == "command":
+            self._close_command()
+            self.run_command(event.value)
 
     def action_clear_filter(self) -> None:
         target = self._filter_target or (
-            self.focused.kind if isinstance(self.focused, SyncedTable) else None
+            self.focused.kind if isinstance(self.focused, VirtualTable) else None
         )
         if target is not None and self.filters.pop(target, ""):  # type: ignore[arg-type]
             self._render(target)  # type: ignore[arg-type]
@@ -425,6 +523,85 @@ class CockpitApp(App[None]):
         if self._filter_target is not None:
             self.table(self._filter_target).focus()
         self._filter_target = None
+
+    def action_back(self) -> None:
+        """Escape: close the open box, else leave related-only mode."""
+        if self.query_one("#command", Input).has_class("shown"):
+            self._close_command()
+        elif self._filter_target is not None or self.filters:
+            self.action_clear_filter()
+        elif self.related_only:
+            self.action_toggle_related()
+
+    def action_drill(self) -> None:
+        if self.selection is not None and isinstance(self.focused, VirtualTable):
+            self.push_screen(DetailScreen(*self.selection))  # type: ignore[arg-type]
+
+    def action_cycle_grouping(self) -> None:
+        self.set_grouping(GROUPINGS[(GROUPINGS.index(self.grouping) + 1) % len(GROUPINGS)])
+
+    def set_grouping(self, grouping: str) -> None:
+        self.grouping = grouping
+        self._render("pod")
+        self.notify(
+            f"pods grouped by {grouping}" if grouping != "none" else "pods ungrouped", timeout=2
+        )
+
+    # --- the command line --------------------------------------------------------------
+
+    def action_start_command(self) -> None:
+        box = self.query_one("#command", Input)
+        self._command_return = self.focused
+        box.value = ""
+        box.add_class("shown")
+        box.focus()
+
+    def _close_command(self) -> None:
+        box = self.query_one("#command", Input)
+        box.remove_class("shown")
+        back = getattr(self, "_command_return", None)
+        if isinstance(back, VirtualTable) and back.display:
+            back.focus()
+        else:
+            self.table(self.active_pane).focus()
+
+    def run_command(self, line: str) -> bool:
+        """Run one command line; False (and a notice saying why) when it makes no sense."""
+        name, args = parse(line)
+        command = BY_NAME.get(name)
+        if command is None or command not in available(self):
+            known = " ".join(c.name for c in available(self))
+            why = "read-only mode: " if command is not None else ""
+            self.notify(f"{why}unknown command {name!r}; try: {known}", severity="warning")
+            return False
+        if name in ("hosts", "guests", "peers", "nodes", "pods"):
+            kind: Kind = name[:-1]  # type: ignore[assignment]
+            self.show_pane(kind)
+            self.filters[kind] = " ".join(args)
+            self._render(kind)
+        elif name == "group":
+            if not args or args[0] not in GROUPINGS:
+                self.notify(f"group by one of: {', '.join(GROUPINGS)}", severity="warning")
+                return False
+            self.set_grouping(args[0])
+        elif name == "related":
+            self.action_toggle_related()
+        elif name == "theme":
+            if not args or args[0] not in self.theme_set.names:
+                self.notify(f"themes: {', '.join(self.theme_set.names)}", severity="warning")
+                return False
+            self.theme = args[0]
+        elif name == "help":
+            self.action_help()
+        elif name == "quit":
+            self.exit()
+        else:
+            return self.run_action_command(name, args)
+        return True
+
+    def run_action_command(self, name: str, args: list[str]) -> bool:
+        self.notify(f":{name} is not available here", severity="warning")
+        return False
 
     def action_help(self) -> None:
         self.notify(HELP, title="Keys", timeout=10)

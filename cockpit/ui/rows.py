@@ -60,10 +60,11 @@ COLUMNS: dict[Kind, tuple[tuple[str, str], ...]] = {
         ("status", "Status"),
         ("ready", "Ready"),
         ("restarts", "Restarts"),
+        ("age", "Age"),
         ("requests", "Requests"),
         ("usage", "Usage"),
         ("qos", "QoS"),
-        ("priority_class", "Priority class"),
+        ("priority", "Priority"),
     ),
 }
 
@@ -82,6 +83,27 @@ def ratio_text(r: Ratio, palette: Palette = DEFAULT_PALETTE) -> Text:
     return Text(f"{format_ratio(r.ratio)} {r.verdict}", style=palette.verdict(r.verdict))
 
 
+def age(seconds: float) -> str:
+    """An age the way kubectl prints it: 45s, 12m, 5h, 3d (two units while they help)."""
+    s = max(int(seconds), 0)
+    if s < 120:
+        return f"{s}s"
+    m = s // 60
+    if m < 10:
+        return f"{m}m{s % 60}s" if s % 60 else f"{m}m"
+    if m < 180:
+        return f"{m}m"
+    h = m // 60
+    if h < 8:
+        return f"{h}h{m % 60}m" if m % 60 else f"{h}h"
+    if h < 48:
+        return f"{h}h"
+    d = h // 24
+    if d < 8:
+        return f"{d}d{h % 24}h" if h % 24 else f"{d}d"
+    return f"{d}d" if d < 365 * 2 else f"{d // 365}y"
+
+
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.0f}%"
 
@@ -94,7 +116,9 @@ def _resources(r: Resources | None) -> str:
     return f"{cpu} / {memory}"
 
 
-def host_rows(snapshot: Snapshot, ledger: Ledger, palette: Palette = DEFAULT_PALETTE) -> Rows:
+def host_rows(
+    snapshot: Snapshot, ledger: Ledger, palette: Palette = DEFAULT_PALETTE, now: float = 0.0
+) -> Rows:
     by_name = {h.host.name: h for h in ledger.hosts}
     rows: Rows = {}
     for host in sorted(snapshot.hosts, key=lambda h: h.name):
@@ -111,7 +135,9 @@ def host_rows(snapshot: Snapshot, ledger: Ledger, palette: Palette = DEFAULT_PAL
     return rows
 
 
-def guest_rows(snapshot: Snapshot, ledger: Ledger, palette: Palette = DEFAULT_PALETTE) -> Rows:
+def guest_rows(
+    snapshot: Snapshot, ledger: Ledger, palette: Palette = DEFAULT_PALETTE, now: float = 0.0
+) -> Rows:
     rows: Rows = {}
     for g in sorted(snapshot.guests, key=lambda g: (g.host, g.vmid)):
         status = Text(g.status, style=palette.ok if g.running else palette.warn)
@@ -126,7 +152,9 @@ def guest_rows(snapshot: Snapshot, ledger: Ledger, palette: Palette = DEFAULT_PA
     return rows
 
 
-def peer_rows(snapshot: Snapshot, ledger: Ledger, palette: Palette = DEFAULT_PALETTE) -> Rows:
+def peer_rows(
+    snapshot: Snapshot, ledger: Ledger, palette: Palette = DEFAULT_PALETTE, now: float = 0.0
+) -> Rows:
     rows: Rows = {}
     for p in sorted(snapshot.peers, key=lambda p: (not p.is_self, p.hostname)):
         online = Text("yes", style=palette.ok) if p.online else Text("no", style=palette.bad)
@@ -137,7 +165,9 @@ def peer_rows(snapshot: Snapshot, ledger: Ledger, palette: Palette = DEFAULT_PAL
     return rows
 
 
-def node_rows(snapshot: Snapshot, ledger: Ledger, palette: Palette = DEFAULT_PALETTE) -> Rows:
+def node_rows(
+    snapshot: Snapshot, ledger: Ledger, palette: Palette = DEFAULT_PALETTE, now: float = 0.0
+) -> Rows:
     by_name = {n.name: n for n in ledger.nodes}
     rows: Rows = {}
     for node in sorted(snapshot.nodes, key=lambda n: n.name):
@@ -161,7 +191,10 @@ def node_rows(snapshot: Snapshot, ledger: Ledger, palette: Palette = DEFAULT_PAL
     return rows
 
 
-def pod_rows(snapshot: Snapshot, ledger: Ledger, palette: Palette = DEFAULT_PALETTE) -> Rows:
+def pod_rows(
+    snapshot: Snapshot, ledger: Ledger, palette: Palette = DEFAULT_PALETTE, now: float = 0.0
+) -> Rows:
+    """`now` (unix seconds) gives the Age column; 0 leaves it out (a frozen snapshot)."""
     rows: Rows = {}
     for p in sorted(snapshot.pods, key=lambda p: (p.node or "", p.namespace, p.name)):
         phase_style = {"Running": palette.ok, "Pending": palette.warn, "Failed": palette.bad}.get(
@@ -173,15 +206,16 @@ def pod_rows(snapshot: Snapshot, ledger: Ledger, palette: Palette = DEFAULT_PALE
             Text(p.phase, style=phase_style),
             "yes" if p.ready else Text("no", style=palette.warn),
             str(p.restarts),
+            age(now - p.created) if now and p.created else "-",
             _resources(p.requests),
             _resources(p.usage),
             p.qos,
-            p.priority_class or "-",
+            f"{p.priority_class} ({p.priority})" if p.priority_class else str(p.priority),
         )
     return rows
 
 
-ROW_BUILDERS: Mapping[Kind, Callable[[Snapshot, Ledger, Palette], Rows]] = {
+ROW_BUILDERS: Mapping[Kind, Callable[[Snapshot, Ledger, Palette, float], Rows]] = {
     "host": host_rows,
     "guest": guest_rows,
     "peer": peer_rows,

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from rich.text import Text
 
-from cockpit.alloc.ledger import Ledger, Ratio
+from cockpit.alloc.ledger import Ledger, Ratio, ratio_of
 from cockpit.sources.health import Health
 from cockpit.ui.palette import DEFAULT_PALETTE, Palette
 from cockpit.ui.rows import ratio_text
+from cockpit.units import format_gb
 
 
 def health_line(
@@ -28,24 +30,110 @@ def health_line(
     return line
 
 
+SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: Sequence[float], width: int = 12) -> str:
+    """The last `width` samples as block characters, scaled to the window's own range (a
+    flat line at the bottom when nothing moved)."""
+    tail = list(values)[-width:]
+    if not tail:
+        return ""
+    low, high = min(tail), max(tail)
+    span = high - low
+    if span <= 0:
+        return SPARKS[0] * len(tail)
+    top = len(SPARKS) - 1
+    return "".join(SPARKS[round((v - low) / span * top)] for v in tail)
+
+
+@dataclass(frozen=True, slots=True)
+class Layers:
+    """One scope's physical capacity and what each layer above it allocates or uses."""
+
+    label: str
+    threads: int
+    memory: int
+    disk: int
+    guests: tuple[Ratio, Ratio, Ratio] | None  # vCPU, memory, disk promised to guests
+    requests_cpu: Ratio | None  # pod requests and limits against the physical box
+    requests_memory: Ratio | None
+    limits_memory: Ratio | None
+    used_memory: int | None  # pods' actual use (metrics), when there are metrics
+
+
+def lab_layers(ledger: Ledger) -> Layers:
+    t = ledger.totals
+    th = ledger.thresholds
+    pods = t.pods
+    carries = t.guest_vcpus > 0
+    return Layers(
+        "all hosts",
+        t.threads,
+        t.memory,
+        t.disk,
+        (t.cpu, t.memory_ratio, t.disk_ratio) if carries else None,
+        ratio_of("cpu", t.threads, pods.requests_cpu / 1000, th),
+        ratio_of("memory", t.memory, pods.requests_memory, th),
+        ratio_of("memory", t.memory, pods.limits_memory, th),
+        pods.used_memory,
+    )
+
+
+def host_layers(ledger: Ledger, host: str) -> Layers | None:
+    h = next((h for h in ledger.hosts if h.host.name == host), None)
+    if h is None:
+        return None
+    r = next((r for r in ledger.rollups if r.host == host), None)
+    return Layers(
+        host,
+        h.host.threads,
+        h.host.memory,
+        h.host.disk,
+        (h.cpu, h.memory, h.disk) if h.guests else None,
+        r.requests_cpu if r else None,
+        r.requests_memory if r else None,
+        r.limits_memory if r else None,
+        r.sums.used_memory if r else None,
+    )
+
+
 def gauge_line(
-    ledger: Ledger | None, host: str | None = None, palette: Palette = DEFAULT_PALETTE
+    layers: Layers | None,
+    palette: Palette = DEFAULT_PALETTE,
+    history: Sequence[float] = (),
+    compact: bool = False,
 ) -> Text:
-    """The selected host's overcommit when one is selected and carries guests, else the
-    totals over every Proxmox host."""
-    if ledger is None:
+    """`pve  4 thr 15.41 GB 250 GB │ guests vCPU 5.00x safe … │ requests cpu … │ limits … │
+    used …`: each layer against the physical box, coloured by its verdict."""
+    if layers is None:
         return Text("overcommit: waiting for data", style="dim")
-    ratios: tuple[Ratio, Ratio, Ratio]
-    h = next((h for h in ledger.hosts if h.host.name == host and h.guests), None)
-    if h is not None:
-        label, ratios = f"overcommit {h.host.name}", (h.cpu, h.memory, h.disk)
-    else:
-        t = ledger.totals
-        label, ratios = "overcommit all hosts", (t.cpu, t.memory_ratio, t.disk_ratio)
-    line = Text(f"{label}: ", style="bold")
-    for i, (name, r) in enumerate(zip(("vCPU", "memory", "disk"), ratios, strict=True)):
-        if i:
-            line.append(" · ", style="dim")
-        line.append(f"{name} ")
-        line.append_text(ratio_text(r, palette))
+    line = Text(f"overcommit {layers.label}:", style="bold")
+    if not compact:  # an 80-column terminal gets the ratios only, on one line
+        line.append(f" {layers.threads} thr {format_gb(layers.memory)} {format_gb(layers.disk, 0)}")
+
+    def part(title: str, pieces: Sequence[tuple[str, Ratio | None]]) -> None:
+        shown = [(name, r) for name, r in pieces if r is not None]
+        if not shown:
+            return
+        line.append(" │ " if not compact else " ", style="dim")
+        line.append(title, style="bold")
+        for name, r in shown:
+            line.append(f" {name} " if name else " ")
+            line.append_text(ratio_text(r, palette))  # type: ignore[arg-type]
+
+    if layers.guests is not None:
+        cpu, memory, disk = layers.guests
+        part("guests", (("vCPU", cpu), ("mem", memory), ("disk", disk)))
+    part("requests", (("cpu", layers.requests_cpu), ("mem", layers.requests_memory)))
+    if compact:
+        return line
+    part("limits", (("mem", layers.limits_memory),))
+    if layers.used_memory is not None:
+        line.append(" │ ", style="dim")
+        line.append("used", style="bold")
+        share = layers.used_memory / layers.memory if layers.memory else 0.0
+        line.append(f" mem {format_gb(layers.used_memory)} ({share:.0%})")
+        if len(history) > 1:
+            line.append(f" {sparkline(history)}", style=palette.info)
     return line

@@ -1,0 +1,133 @@
+"""The drill-in view: one object's fields, its relatives (enter goes into one of them,
+escape comes back) and its raw YAML or JSON (`y` cycles), fetched off the UI thread."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, OptionList, Static
+from textual.widgets.option_list import Option
+
+from cockpit import detail
+from cockpit.relations import Kind
+
+if TYPE_CHECKING:
+    from cockpit.ui.app import CockpitApp
+
+VIEWS = ("fields", "yaml", "json")
+TITLES = {"host": "Host", "guest": "Guest", "node": "Node", "pod": "Pod", "peer": "Peer"}
+
+
+class DetailScreen(Screen[None]):
+    CSS = """
+    DetailScreen #title { height: 1; padding: 0 1; text-style: bold; }
+    DetailScreen #body { width: 2fr; border: round $panel; }
+    DetailScreen #links { width: 1fr; border: round $panel; }
+    DetailScreen #links:focus { border: round $accent; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back"),
+        Binding("y", "cycle_view", "Fields/YAML/JSON"),
+        Binding("g", "go_to", "Go to in its pane"),
+    ]
+
+    def __init__(self, kind: Kind, key: str) -> None:
+        super().__init__()
+        self.kind = kind
+        self.key = key
+        self.view = "fields"
+        self.raw: tuple[str, Any] | None = None
+
+    @property
+    def cockpit(self) -> CockpitApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield Static(f"{TITLES[self.kind]} {self.key}", id="title")
+        with Horizontal():
+            with VerticalScroll(id="body"):
+                yield Static(id="content")
+            yield OptionList(id="links")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#body").border_title = "fields"
+        links = self.query_one("#links", OptionList)
+        links.border_title = "related (enter: open)"
+        relatives = (
+            self.cockpit.relations.of((self.kind, self.key)) if self.cockpit.relations else {}
+        )
+        for kind in ("host", "guest", "node", "peer", "pod"):
+            for key in sorted(relatives.get(kind, ())):
+                if (kind, key) != (self.kind, self.key):
+                    links.add_option(Option(f"{kind:<5} {key}", id=f"{kind}|{key}"))
+        links.focus()
+        self.show()
+
+    def record(self) -> detail.Record | None:
+        return detail.find(self.cockpit.snapshot, self.kind, self.key)
+
+    def show(self) -> None:
+        content = self.query_one("#content", Static)
+        body = self.query_one("#body")
+        record = self.record()
+        if record is None:
+            content.update(Text("this object is gone from the lab", style="dim"))
+            return
+        if self.view == "fields":
+            body.border_title = "fields"
+            text = Text()
+            for name, value in detail.as_plain(record).items():
+                text.append(f"{name:<18}", style="bold")
+                text.append(f"{value}\n")
+            content.update(text)
+            return
+        if self.raw is None:
+            body.border_title = f"{self.view}: fetching…"
+            content.update(Text("fetching…", style="dim"))
+            self.run_worker(self._fetch, thread=True, exclusive=True)
+            return
+        source, doc = self.raw
+        body.border_title = f"{self.view} from {source}"
+        dump = detail.to_yaml(doc) if self.view == "yaml" else detail.to_json(doc)
+        content.update(Text(dump))
+
+    def _fetch(self) -> None:
+        record = self.record()
+        if record is None:
+            return
+        feed = self.cockpit.inventory
+        raw = detail.raw(
+            self.kind,
+            self.key,
+            record,
+            getattr(feed, "kube", None),
+            getattr(feed, "proxmox", None),
+        )
+        self.app.call_from_thread(self._fetched, raw)
+
+    def _fetched(self, raw: tuple[str, Any]) -> None:
+        self.raw = raw
+        self.show()
+
+    def action_cycle_view(self) -> None:
+        self.view = VIEWS[(VIEWS.index(self.view) + 1) % len(VIEWS)]
+        self.show()
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_go_to(self) -> None:
+        """Leave every detail view and put the pane cursor on this object."""
+        while isinstance(self.app.screen, DetailScreen):
+            self.app.pop_screen()
+        self.cockpit.select(self.kind, self.key)
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        kind, _, key = (event.option.id or "").partition("|")
+        self.app.push_screen(DetailScreen(kind, key))  # type: ignore[arg-type]

@@ -17,7 +17,7 @@ from typing import Any
 from cockpit.config import Config
 from cockpit.model import Guest, Host, Peer, Snapshot
 from cockpit.sources.health import Health, SourceError
-from cockpit.topology import Links, link
+from cockpit.topology import Links, keep_known, link
 
 Listener = Callable[[Snapshot, frozenset[str]], None]
 LAYERS = ("hosts", "guests", "nodes", "pods", "workloads", "pdbs", "peers")
@@ -186,8 +186,10 @@ class Inventory:
             workloads = (*k.deployments.values(), *k.statefulsets.values(), *k.daemonsets.values())
             pdbs = tuple(k.pdbs.values())
             classes = tuple(k.priorityclasses.values())
-        links = link(nodes, guests, hosts, peers, self.config.links)
         with self.lock:
+            links = keep_known(
+                link(nodes, guests, hosts, peers, self.config.links), self.links, guests
+            )
             self.links = links
         return Snapshot(
             hosts=hosts,

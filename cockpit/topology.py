@@ -127,3 +127,31 @@ def _backing(
     if host is not None:
         return Backing(host.name), "by name (bare metal)"
     return None
+
+
+def keep_known(new: Links, old: Links, guests: Iterable[Guest]) -> Links:
+    """Carry over node -> guest links that the new evidence can no longer show.
+
+    A stopped VM's guest agent reports no addresses, so a link found by IP vanishes exactly
+    when it matters most (the node behind a VM that was just shut down). While the same
+    guest (vmid and name) is still there, the link it had stays, and says so.
+    """
+    by_vmid = {g.vmid: g for g in guests}
+    backing = dict(new.backing)
+    how = dict(new.how)
+    kept = []
+    for node, b in old.backing.items():
+        if node in backing or node not in new.unlinked_nodes or b.vmid is None:
+            continue
+        guest = by_vmid.get(b.vmid)
+        if guest is None or guest.running:
+            continue
+        backing[node] = b
+        how[f"node {node}"] = f"kept while guest {b.vmid} is {guest.status}"
+        kept.append(node)
+    if not kept:
+        return new
+    unlinked = tuple(n for n in new.unlinked_nodes if n not in kept)
+    return Links(
+        backing, new.node_peer, new.host_peer, new.guest_peer, how, unlinked, new.unlinked_peers
+    )

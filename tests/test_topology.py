@@ -1,7 +1,7 @@
 from builders import GI, node
 
 from cockpit.model import Backing, Guest, Host, Peer
-from cockpit.topology import link
+from cockpit.topology import keep_known, link
 
 HOST = Host("pve1", cores=4, threads=8, memory=32 * GI, disk=0)
 METAL = Host("xeon", cores=12, threads=24, memory=32 * GI, disk=0, proxmox=False)
@@ -65,3 +65,19 @@ def test_peers_by_tailscale_ip_then_by_name():
     assert links.host_peer == {"pve1": "pve1"}
     assert links.guest_peer == {105: "box-peer"}
     assert links.unlinked_peers == ("stranger",)  # self is never "unlinked"
+
+
+def test_a_stopped_vm_keeps_its_node_until_it_is_gone_or_running_again():
+    nodes = [with_ip("worker", "10.0.0.2")]
+    running = [Guest(102, "vm-w", "pve1", ips=("10.0.0.2",))]
+    before = link(nodes, running, [HOST], [])
+    assert before.backing["worker"] == Backing("pve1", 102)
+    # Stopped: the guest agent reports no address, so the IP evidence is gone.
+    stopped = [Guest(102, "vm-w", "pve1", status="stopped")]
+    kept = keep_known(link(nodes, stopped, [HOST], []), before, stopped)
+    assert kept.backing["worker"] == Backing("pve1", 102)
+    assert kept.how["node worker"] == "kept while guest 102 is stopped" and not kept.unlinked_nodes
+    # A guest that is deleted, or runs again without the address, is not linked from memory.
+    assert "worker" not in keep_known(link(nodes, [], [HOST], []), kept, []).backing
+    bare = [Guest(102, "vm-w", "pve1")]
+    assert "worker" not in keep_known(link(nodes, bare, [HOST], []), kept, bare).backing

@@ -38,6 +38,13 @@ def _parser() -> argparse.ArgumentParser:
         help="colour theme, a name from themes/*.toml (default: "
         "[ui] theme in the config, then dark)",
     )
+    parser.add_argument(
+        "--readonly",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="look, never touch: no key or command changes anything, the adapters refuse "
+        "writes (also [ui] readonly in the config, or COCKPIT_READONLY=1)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     plan = sub.add_parser("plan", help="capacity, overcommit and risks of a lab or a plan")
@@ -65,6 +72,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--speed", type=float, default=10.0, help="lab seconds per real second")
     # SUPPRESS: given after `demo` it sets the theme, absent it leaves the top-level value.
     demo.add_argument("--theme", default=argparse.SUPPRESS, help="colour theme")
+    demo.add_argument(
+        "--readonly", action="store_true", default=argparse.SUPPRESS, help="change nothing"
+    )
 
     lab = sub.add_parser(
         "lab", help="run the simulated homelab on loopback and say how to reach it"
@@ -107,6 +117,10 @@ def _parser() -> argparse.ArgumentParser:
         "--timeout", type=float, default=20.0, help="seconds to wait for the sources"
     )
     report.add_argument("--json", action="store_true", help="print JSON (schema cockpit.report/1)")
+
+    from cockpit.actions.shell import add_commands
+
+    add_commands(sub)  # drain, cordon, ... (one per action), resume, journal
     return parser
 
 
@@ -250,14 +264,25 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_app(config: Any, theme: str | None = None) -> int:
+def _run_app(config: Any, theme: str | None = None, readonly: bool = False) -> int:
+    from dataclasses import replace
+
+    from cockpit.actions.connect import context_for
     from cockpit.inventory import from_config
     from cockpit.ui.app import CockpitApp  # textual is imported here and only here
 
+    if readonly:
+        config = replace(config, readonly=True)
     inventory = from_config(config)
     inventory.start()
     try:
-        CockpitApp(inventory, config.thresholds, theme_name=theme or config.theme).run()
+        CockpitApp(
+            inventory,
+            config.thresholds,
+            theme_name=theme or config.theme,
+            readonly=config.readonly,
+            action_context=lambda: context_for(inventory),
+        ).run()
     finally:
         inventory.stop()
     return 0
@@ -270,14 +295,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
         raise CliError(f"--speed must be positive, got {args.speed}")
     running = RunningLab(_load(args.lab), args.speed).start()
     try:
-        return _run_app(_config(str(running.config_path), args.context), args.theme)
+        config = _config(str(running.config_path), args.context)
+        return _run_app(config, args.theme, getattr(args, "readonly", False))
     finally:
         running.stop()
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
     """Plain `cockpit`: the screen on the configured sources."""
-    return _run_app(_config(args.config, args.context), args.theme)
+    return _run_app(
+        _config(args.config, args.context), args.theme, getattr(args, "readonly", False)
+    )
 
 
 COMMANDS = {
@@ -293,7 +321,8 @@ COMMANDS = {
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    command = COMMANDS[args.command] if args.command is not None else cmd_ui
+    # The action commands carry their own handler (cockpit.actions.shell).
+    command = COMMANDS.get(args.command) or getattr(args, "run", cmd_ui)
     try:
         return command(args)
     except CliError as exc:

@@ -320,7 +320,9 @@ def test_ping_to_an_offline_peer_times_out_quickly(world: World, face: Tailscale
     elapsed = time.monotonic() - started
     assert reply.err == 'ping "100.64.0.13" timed out' and reply.latency is None
     assert reply.node_name == "worker-2"
-    assert 0.2 <= elapsed < 0.5, "a lab-scaled wait, not tailscale ping's 5 s"
+    # A lab-scaled wait, not tailscale ping's 5 s; the upper bound leaves room for a loaded
+    # machine while still telling the two apart.
+    assert 0.2 <= elapsed < 2.5, "a lab-scaled wait, not tailscale ping's 5 s"
 
 
 def test_ping_wants_post(face: TailscaleFace):

@@ -69,9 +69,13 @@ class Journal:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 created = not self.path.exists()
-                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+                fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
                 try:
-                    os.write(fd, text.encode())
+                    data = text.encode()
+                    if not created and _ends_torn(fd):
+                        data = b"\n" + data  # a crash left half a line: do not glue onto it
+                    while data:  # a write may take only part of it without an error
+                        data = data[os.write(fd, data) :]
                     os.fsync(fd)
                 finally:
                     os.close(fd)
@@ -108,7 +112,7 @@ class Journal:
         """Every readable entry, oldest first; torn or foreign lines are skipped."""
         try:
             handle = self.path.open(encoding="utf-8", errors="replace")
-        except FileNotFoundError:
+        except OSError:  # missing, or a path through a regular file: no journal to read
             return
         with handle:
             for raw in handle:
@@ -187,6 +191,11 @@ class ActionRecord:
         if self.in_flight:
             steps += f", {len(self.in_flight)} in flight"
         return f"{self.action} {self.target} ({started}, {self.status}, {steps})"
+
+
+def _ends_torn(fd: int) -> bool:
+    size = os.fstat(fd).st_size
+    return size > 0 and os.pread(fd, 1, size - 1) != b"\n"
 
 
 def _fsync_dir(path: Path) -> None:

@@ -452,6 +452,21 @@ def template_annotation(obj: dict) -> str:
 # --- the action ------------------------------------------------------------------------------
 
 
+def fetch_workload(ctx: Context, ref: Ref, plan: Plan) -> dict[str, Any] | None:
+    """The live object a workload plan is made for; None (with the blocker said in the
+    plan) when Kubernetes is not configured or the object does not exist."""
+    if ctx.kube is None:
+        plan.blockers.append("Kubernetes is not configured: add a [kubernetes] section")
+        return None
+    live = kube_get(ctx.kube, ref.path)
+    if live is None:
+        plan.blockers.append(
+            f"{ref} not found: check the name with `kubectl get {PLURALS[ref.kind]} "
+            f"-n {ref.namespace}`"
+        )
+    return live
+
+
 @register
 class Restart(Action):
     name = "restart"
@@ -510,15 +525,8 @@ class Restart(Action):
         ref = self.ref
         plan.target = str(ref)
         args["target"] = str(ref)
-        if self.ctx.kube is None:
-            plan.blockers.append("Kubernetes is not configured: add a [kubernetes] section")
-            return plan
-        live = kube_get(self.ctx.kube, ref.path)
+        live = fetch_workload(self.ctx, ref, plan)
         if live is None:
-            plan.blockers.append(
-                f"{ref} not found: check the name with `kubectl get {PLURALS[ref.kind]} "
-                f"-n {ref.namespace}`"
-            )
             return plan
         snapshot, links = self.ctx.snapshot(), self.ctx.links()
         where = NodeNames(snapshot, links)

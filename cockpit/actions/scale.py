@@ -30,13 +30,13 @@ from cockpit.actions.base import (
 )
 from cockpit.actions.restart import (
     DEFAULT_TIMEOUT,
-    PLURALS,
     NodeNames,
     PodInfo,
     PodTracker,
     Ref,
     covering_pdbs,
     describe_pdb,
+    fetch_workload,
     list_pods,
     parse_ref,
     patch_with_preconditions,
@@ -242,15 +242,8 @@ class Scale(Action):
         if self.replicas < 0:
             plan.blockers.append("REPLICAS must be 0 or more")
             return plan
-        if self.ctx.kube is None:
-            plan.blockers.append("Kubernetes is not configured: add a [kubernetes] section")
-            return plan
-        live = kube_get(self.ctx.kube, ref.path)
+        live = fetch_workload(self.ctx, ref, plan)
         if live is None:
-            plan.blockers.append(
-                f"{ref} not found: check the name with `kubectl get {PLURALS[ref.kind]} "
-                f"-n {ref.namespace}`"
-            )
             return plan
         snapshot, links = self.ctx.snapshot(), self.ctx.links()
         where = NodeNames(snapshot, links)

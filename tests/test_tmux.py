@@ -70,3 +70,39 @@ def test_demo_in_a_real_terminal(session):
     # The terminal is given back: the shell prompt, no leftover panes.
     after = screen(name)
     assert "Hosts" not in after and "overcommit" not in after
+
+
+def test_over_ssh_at_256_colours_and_read_only(tmp_path):
+    """ssh drops COLORTERM: the cockpit must fall back to the 256-colour palette (no 24-bit
+    escapes that such a terminal would garble) and still read well; and in read-only mode
+    the action keys do nothing but say so."""
+    if TMUX is None:
+        pytest.fail("tmux is not installed: .ci/run installs it (apt-get install tmux)")
+    name = f"cockpit-256-{int(time.time() * 1000)}"
+    exit_file = tmp_path / "exit"
+    tmux("new-session", "-d", "-s", name, "-x", "160", "-y", "48")
+    try:
+        tmux("resize-window", "-t", name, "-x", "160", "-y", "48")
+        command = (
+            f"env -u COLORTERM TERM=xterm-256color XDG_STATE_HOME={tmp_path} "
+            f"{COCKPIT} --readonly demo n100 --speed 10; echo $? > {exit_file}"
+        )
+        tmux("send-keys", "-t", name, command, "Enter")
+        wait_screen(name, "kube ok", "proxmox ok", "postgresql-0", "READ-ONLY")
+        coloured = tmux("capture-pane", "-t", name, "-p", "-e")
+        assert "38;5;" in coloured or "48;5;" in coloured  # the 256-colour palette is used
+        assert "38;2;" not in coloured and "48;2;" not in coloured  # and never 24-bit colour
+        tmux("send-keys", "-t", name, "Tab", "Tab", "Tab", "d")  # into Nodes, try a drain
+        time.sleep(0.5)  # as a person types: the command box opens before the words come
+        tmux("send-keys", "-t", name, ":")
+        time.sleep(0.5)
+        tmux("send-keys", "-t", name, "drain worker-1", "Enter")
+        shown = wait_screen(name, "read-only mode")
+        assert "plan: drain" not in shown
+        tmux("send-keys", "-t", name, "q")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not exit_file.exists():
+            time.sleep(0.2)
+        assert exit_file.read_text().strip() == "0"
+    finally:
+        subprocess.run([TMUX, "kill-session", "-t", name], capture_output=True)

@@ -20,6 +20,7 @@ from cockpit.sources.health import Health, SourceError
 from cockpit.topology import Links, keep_known, link
 
 Listener = Callable[[Snapshot, frozenset[str]], None]
+BURST = 0.05  # seconds to gather a burst of watch events into one snapshot
 LAYERS = ("hosts", "guests", "nodes", "pods", "workloads", "pdbs", "peers")
 
 
@@ -118,14 +119,20 @@ class Inventory:
             entry.health = Health.ok(name, self.now())
 
     def _publish_loop(self) -> None:
+        cost = 0.0  # how long the last publish took, listeners (the screen) included
         while not self._stop.is_set():
             self._dirty.wait(1.0)
             if self._stop.is_set():
                 return
-            # Watch events come in bursts; gather a burst into one snapshot.
-            time.sleep(0.05)
+            # Watch events come in bursts; gather a burst into one snapshot. A publish that
+            # was slow (10,000 pods to rebuild and redraw) waits as long again, so during an
+            # initial sync the time goes to taking events in, not to redrawing half-synced
+            # screens.
+            time.sleep(max(BURST, cost))
             self._dirty.clear()
+            started = time.monotonic()
             self.publish()
+            cost = time.monotonic() - started
 
     # --- one-shot use (report, tests) --------------------------------------------------
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -17,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from kubectl_cli import KUBECTL, kubectl_ok
 from waiting import wait_for
 
 from cockpit import labfile
@@ -27,7 +27,6 @@ from cockpit.config import load_config
 from cockpit.inventory import Inventory, from_config
 from cockpit.lab.runner import RunningLab
 
-KUBECTL = shutil.which("kubectl", path=str(Path(sys.executable).parent)) or shutil.which("kubectl")
 PODS, PDBS, NODES = "pods", "poddisruptionbudgets.policy", "nodes"
 EVICTION = "/eviction"
 PG_PDB = "yodangang/pg-cluster-pdb"
@@ -61,12 +60,7 @@ def context(inventory: Inventory, tmp_path: Path, readonly: bool = False) -> Con
 
 
 def kubectl(lab: RunningLab, *args: str) -> str:
-    env = {**os.environ, "KUBECONFIG": str(lab.kube.kubeconfig), "HOME": str(lab.dir)}
-    result = subprocess.run(
-        [KUBECTL, *args], capture_output=True, text=True, timeout=30, env=env, check=False
-    )
-    assert result.returncode == 0, f"kubectl {args}: {result.stderr}"
-    return result.stdout
+    return kubectl_ok(lab.kube.kubeconfig, *args)
 
 
 def set_pdb(lab: RunningLab, namespace: str, name: str, spec: dict, allowed: int) -> None:

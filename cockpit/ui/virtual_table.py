@@ -66,7 +66,7 @@ class VirtualTable(ScrollView, can_focus=True):
         text-style: $block-cursor-text-style;
     }
     VirtualTable > .virtual-table--even { background: $surface-lighten-1 20%; }
-    VirtualTable > .virtual-table--section { text-style: bold; color: $text-secondary; }
+    VirtualTable > .virtual-table--section { text-style: bold; color: $text-accent; }
     """
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "virtual-table--header",
@@ -241,26 +241,36 @@ class VirtualTable(ScrollView, can_focus=True):
         section = self.sections.get(key)
         if section is not None:
             style = self.get_component_rich_style("virtual-table--section")
-            text = Text(f"── {section.title} ", style=style)
-            return Strip(text.render(self.app.console, end=""), text.cell_len).crop_extend(
-                scroll_x, scroll_x + width, self.rich_style
-            )
+            title = Segment(f"── {section.title} ", style)
+            return Strip([title]).crop_extend(scroll_x, scroll_x + width, self.rich_style)
         if row == self.cursor_row:
             style = self.get_component_rich_style("virtual-table--cursor")
         elif row % 2:
             style = self.get_component_rich_style("virtual-table--even")
         else:
             style = self.rich_style
-        return self._strip(self.shown[key], style, scroll_x, width)
+        return self._strip(self.shown[key], style, scroll_x, width, plain=row == self.cursor_row)
 
-    def _strip(self, cells: Sequence[Cell], base: Style, scroll_x: int, width: int) -> Strip:
+    def _strip(
+        self, cells: Sequence[Cell], base: Style, scroll_x: int, width: int, plain: bool = False
+    ) -> Strip:
+        """One line of cells; `plain` (the cursor row) draws every cell in the base style,
+        so a green verdict does not vanish into the cursor's own colour."""
         segments: list[Segment] = []
+        console = self.app.console
         for cell, w in zip(cells, self.widths, strict=False):
-            text = cell if isinstance(cell, Text) else Text(cell)
-            text = text.copy()
+            if plain:
+                own, text = base, Text(cell.plain if isinstance(cell, Text) else cell)
+            elif isinstance(cell, Text):
+                # Text.render yields only the spans' styles; the Text's own style is ours
+                # to apply (rich does it in __rich_console__).
+                own = base + console.get_style(cell.style) if cell.style else base
+                text = cell.copy()
+            else:
+                own, text = base, Text(cell)
             text.truncate(w, overflow="ellipsis", pad=True)
-            text.append(" " * GAP)
-            for seg in text.render(self.app.console, end=""):
-                segments.append(Segment(seg.text, base + seg.style if seg.style else base))
+            for seg in text.render(console, end=""):
+                segments.append(Segment(seg.text, own + seg.style if seg.style else own))
+            segments.append(Segment(" " * GAP, base))
         total = sum(self.widths) + GAP * len(self.widths)
         return Strip(segments, total).crop_extend(scroll_x, scroll_x + width, base)

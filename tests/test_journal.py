@@ -14,15 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from live_lab import action_context, live_lab
 from rich.console import Console
 
-from cockpit import labfile
 from cockpit.actions import shell
 from cockpit.actions.base import Context, abandon, perform, resume
 from cockpit.actions.drain import Cordon, Drain
 from cockpit.actions.journal import Journal, JournalError
 from cockpit.config import load_config
-from cockpit.inventory import Inventory, from_config
+from cockpit.inventory import Inventory
 from cockpit.lab.runner import RunningLab
 from cockpit.secret import Secret
 from cockpit.sources.kube import KubeSource
@@ -33,27 +33,12 @@ COCKPIT = (sys.executable, "-m", "cockpit")
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory) -> Iterator[tuple[RunningLab, Inventory]]:
-    where = tmp_path_factory.mktemp("journal-lab")
-    running = RunningLab(labfile.load("tailnet"), speed=40, directory=where).start()
-    inventory = from_config(load_config(running.config_path))
-    try:
-        inventory.refresh(timeout=30)
-        yield running, inventory
-    finally:
-        inventory.stop()
-        running.stop()
+    with live_lab("tailnet", 40, tmp_path_factory.mktemp("journal-lab")) as pair:
+        yield pair
 
 
 def context(inventory: Inventory, journal: Journal, kube: Any = None) -> Context:
-    return Context(
-        snapshot=inventory.publish,
-        links=lambda: inventory.links,
-        journal=journal,
-        kube=kube or inventory.kube,
-        proxmox=inventory.proxmox,
-        poll_every=0.05,
-        retry_every=0.2,
-    )
+    return action_context(inventory, journal, kube, retry_every=0.2)
 
 
 def sent_since(running: RunningLab, before: Counter) -> Counter:

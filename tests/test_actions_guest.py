@@ -19,7 +19,7 @@ from cockpit.actions.journal import Journal
 from cockpit.alloc.whatif import Scenario, what_if
 from cockpit.config import load_config
 from cockpit.inventory import Inventory, from_config
-from cockpit.lab.kube_meta import NODE_GRACE, parse_time
+from cockpit.lab.kube.meta import NODE_GRACE, parse_time
 from cockpit.lab.runner import RunningLab
 
 SPEED = 40  # lab seconds per real second: a 40 s node grace period passes in one second

@@ -17,10 +17,10 @@ import pytest
 from live_lab import action_context, live_lab
 from rich.console import Console
 
-from cockpit.actions import shell
 from cockpit.actions.base import Context, abandon, perform, resume
 from cockpit.actions.drain import Cordon, Drain
 from cockpit.actions.journal import Journal, JournalError
+from cockpit.cli import actions as shell
 from cockpit.config import load_config
 from cockpit.inventory import Inventory
 from cockpit.lab.runner import RunningLab

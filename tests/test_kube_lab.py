@@ -16,7 +16,7 @@ from waiting import wait_for
 
 from cockpit import labfile
 from cockpit.lab.clock import LabClock
-from cockpit.lab.kube_lab import KubeLab
+from cockpit.lab.kube.lab import KubeLab
 from cockpit.lab.world import World
 
 KUBECTL = shutil.which("kubectl", path=str(Path(sys.executable).parent)) or shutil.which("kubectl")

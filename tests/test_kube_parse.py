@@ -1,4 +1,4 @@
-"""Tests for cockpit.sources.kube_parse (Kubernetes JSON -> model) and cockpit.lab.kube_objects
+"""Tests for cockpit.sources.kube_parse (Kubernetes JSON -> model) and cockpit.lab.kube.objects
 (model -> Kubernetes JSON): real captures with values read off the files, a round trip over
 the built-in n100 lab, cross-checks against the official kubernetes client, a property test
 for quantities, error wording, and a 10,000-pod list.
@@ -34,7 +34,7 @@ from kubernetes.client import ApiClient
 from kubernetes.utils import parse_quantity as k8s_quantity
 
 from cockpit import labfile
-from cockpit.lab.kube_objects import (
+from cockpit.lab.kube.objects import (
     DEFAULT_TOLERATION_SECONDS,
     apiserver_defaults,
     format_cpu_quantity,
@@ -1148,7 +1148,7 @@ def test_ten_thousand_pod_list(snapshot):
 def test_parser_and_renderer_import_neither_textual_nor_the_kubernetes_client():
     code = (
         "import sys\n"
-        "import cockpit.sources.kube_parse, cockpit.lab.kube_objects\n"
+        "import cockpit.sources.kube_parse, cockpit.lab.kube.objects\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'kubernetes'))\n"
         "print(','.join(bad))"
     )

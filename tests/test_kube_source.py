@@ -9,7 +9,7 @@ from waiting import wait_for
 from cockpit import labfile
 from cockpit.config import KubeSettings
 from cockpit.lab.clock import LabClock
-from cockpit.lab.kube_lab import KubeLab
+from cockpit.lab.kube.lab import KubeLab
 from cockpit.lab.world import World
 from cockpit.sources.health import SourceError
 from cockpit.sources.kube import KINDS, KubeSource

@@ -10,7 +10,7 @@ import pytest
 from waiting import wait_for
 
 from cockpit import labfile
-from cockpit.lab.kube_meta import NODE_GRACE
+from cockpit.lab.kube.meta import NODE_GRACE
 from cockpit.lab.runner import RunningLab
 
 

@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 
 from cockpit.lab.clock import LabClock
-from cockpit.lab.kube_lab import KubeLab
+from cockpit.lab.kube.lab import KubeLab
 from cockpit.lab.proxmox_face import ApiToken, ProxmoxFace
 from cockpit.lab.tailscale_face import TailscaleFace
 from cockpit.lab.tls import make_lab_tls

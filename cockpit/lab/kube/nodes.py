@@ -3,7 +3,7 @@ when the machine under them stops or starts."""
 
 from __future__ import annotations
 
-from cockpit.lab.kube_meta import (
+from cockpit.lab.kube.meta import (
     NODE_BOOT,
     NODE_GRACE,
     NODES,

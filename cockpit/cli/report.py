@@ -12,12 +12,12 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from cockpit import jsonout
 from cockpit.alloc.ledger import Ledger, build_ledger
 from cockpit.alloc.risks import Risk, find_risks
+from cockpit.cli import jsonout
+from cockpit.cli.present import host_table, node_table, risk_table, rollup_table
 from cockpit.labfile import Lab
 from cockpit.model import Snapshot
-from cockpit.present import host_table, node_table, risk_table, rollup_table
 from cockpit.sources.health import Health
 from cockpit.topology import Links
 from cockpit.units import format_gb

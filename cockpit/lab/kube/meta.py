@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from cockpit.lab.kube_objects import rfc3339
-from cockpit.lab.kube_store import Key
+from cockpit.lab.kube.objects import rfc3339
+from cockpit.lab.kube.store import Key
 from cockpit.sources.kube_parse import parse_time as _parse_time
 
 if TYPE_CHECKING:
     import threading
 
-    from cockpit.lab.kube_store import Store
+    from cockpit.lab.kube.store import Store
     from cockpit.lab.world import World
     from cockpit.model import Pdb, UsageProfile
 

@@ -17,7 +17,7 @@ import threading
 import time
 from typing import Any
 
-from cockpit.lab.kube_meta import (
+from cockpit.lab.kube.meta import (
     METRICS_EVERY,
     NOT_READY,
     PDBS,
@@ -27,10 +27,10 @@ from cockpit.lab.kube_meta import (
     now_iso,
     terminating,
 )
-from cockpit.lab.kube_nodes import NodeControllers
-from cockpit.lab.kube_services import ServiceControllers
-from cockpit.lab.kube_store import ApiError, Key, Store
-from cockpit.lab.kube_workloads import WorkloadControllers
+from cockpit.lab.kube.nodes import NodeControllers
+from cockpit.lab.kube.services import ServiceControllers
+from cockpit.lab.kube.store import ApiError, Key, Store
+from cockpit.lab.kube.workloads import WorkloadControllers
 from cockpit.lab.world import World
 from cockpit.model import Pdb, UsageProfile
 from cockpit.sources.kube_parse import parse_pdb, parse_pod

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import signal
 import sys
 import threading
@@ -47,7 +46,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from cockpit.cli import CliError
+from cockpit.cli.common import CliError, dump_json
 
 PLAN_SCHEMA = "cockpit.action-plan/1"
 JOURNAL_SCHEMA = "cockpit.journal/1"
@@ -134,7 +133,7 @@ def run_action(args: argparse.Namespace) -> int:
         action = cls.from_args(ctx, cls.args_from_cli(args))
         plan = _plan(action)
         if args.json:
-            _dump({"schema": PLAN_SCHEMA, **plan.to_json(), "readonly": ctx.readonly})
+            dump_json({"schema": PLAN_SCHEMA, **plan.to_json(), "readonly": ctx.readonly})
             return 0
         print_plan(out, plan)
         _mention_unfinished(out, ctx.journal)
@@ -215,7 +214,7 @@ def run_journal(args: argparse.Namespace) -> int:
     records = _read_journal(journal, lambda: journal.records())
     records = records[-args.n :] if args.n > 0 else []
     if args.json:
-        _dump(
+        dump_json(
             {
                 "schema": JOURNAL_SCHEMA,
                 "path": str(journal.path),
@@ -398,9 +397,9 @@ def _run(out: Any, call: Callable[[Callable[[str], None], threading.Event], Any]
 
 
 def _load_config(args: argparse.Namespace) -> Any:
-    from cockpit.cli import _config
+    from cockpit.cli.common import load_config
 
-    config = _config(getattr(args, "config", None), getattr(args, "context", None))
+    config = load_config(getattr(args, "config", None), getattr(args, "context", None))
     if getattr(args, "readonly", False) and not config.readonly:
         config = replace(config, readonly=True)
     return config
@@ -518,7 +517,3 @@ def _styled(text: str, style: str) -> Any:
     from rich.text import Text
 
     return Text(text, style=style)
-
-
-def _dump(document: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n")

@@ -7,7 +7,7 @@ import math
 from typing import Any
 
 from cockpit.alloc.scheduler import Scheduler
-from cockpit.lab.kube_meta import (
+from cockpit.lab.kube.meta import (
     DAY,
     EVENTS,
     NODES,
@@ -23,7 +23,7 @@ from cockpit.lab.kube_meta import (
     suffix,
     terminating,
 )
-from cockpit.lab.kube_objects import node_metrics_object, pod_metrics_object
+from cockpit.lab.kube.objects import node_metrics_object, pod_metrics_object
 from cockpit.model import Resources
 from cockpit.sources.kube_parse import parse_node, parse_pod
 

@@ -4,9 +4,9 @@ Service, so the cluster starts in the state the plan describes instead of conver
 
 from __future__ import annotations
 
-from cockpit.lab.kube_controllers import Controllers
-from cockpit.lab.kube_meta import owner_ref, template_hash
-from cockpit.lab.kube_objects import (
+from cockpit.lab.kube.controllers import Controllers
+from cockpit.lab.kube.meta import owner_ref, template_hash
+from cockpit.lab.kube.objects import (
     namespace_object,
     node_object,
     pdb_object,
@@ -15,7 +15,7 @@ from cockpit.lab.kube_objects import (
     rfc3339,
     workload_object,
 )
-from cockpit.lab.kube_store import Store
+from cockpit.lab.kube.store import Store
 from cockpit.model import Pod, Snapshot, Workload
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")

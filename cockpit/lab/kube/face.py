@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 
-from cockpit.lab.kube_api import KubeApi, Request, Response
+from cockpit.lab.kube.api import KubeApi, Request, Response
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):

@@ -14,8 +14,8 @@ from typing import Any
 
 import orjson
 
-from cockpit.lab import kube_tables
-from cockpit.lab.kube_store import ApiError, Key, Store, not_found
+from cockpit.lab.kube import tables as kube_tables
+from cockpit.lab.kube.store import ApiError, Key, Store, not_found
 from cockpit.lab.patch import PatchError, json_patch, merge_patch
 from cockpit.lab.selectors import SelectorError, parse_field_selector, parse_label_selector
 

@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from cockpit.alloc.scheduler import eligible_for_daemonset
-from cockpit.lab.kube_meta import (
+from cockpit.lab.kube.meta import (
     DEPLOY,
     DS,
     NODES,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cockpit.lab.kube_api import KubeApi
-from cockpit.lab.kube_controllers import Controllers
-from cockpit.lab.kube_face import KubeFace
-from cockpit.lab.kube_seed import seed
-from cockpit.lab.kube_store import Store
+from cockpit.lab.kube.api import KubeApi
+from cockpit.lab.kube.controllers import Controllers
+from cockpit.lab.kube.face import KubeFace
+from cockpit.lab.kube.seed import seed
+from cockpit.lab.kube.store import Store
 from cockpit.lab.world import World
 
 

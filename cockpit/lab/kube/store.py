@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from cockpit.lab.kube_objects import rfc3339
+from cockpit.lab.kube.objects import rfc3339
 
 Key = tuple[str, str]  # (namespace or "", name)
 

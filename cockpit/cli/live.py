@@ -1,0 +1,111 @@
+"""The commands that run sources: `lab` serves a simulated homelab, `report` prints what the
+configured sources (or a lab) say, `demo` and plain `cockpit` open the screen."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from cockpit.cli.common import CliError, dump_json, load_config, load_lab, print_renderable
+
+
+def cmd_lab(args: argparse.Namespace) -> int:
+    import time
+    from pathlib import Path
+
+    from cockpit.lab.runner import RunningLab
+
+    if args.speed <= 0:
+        raise CliError(f"--speed must be positive, got {args.speed}")
+    running = RunningLab(load_lab(args.lab), args.speed, Path(args.dir) if args.dir else None)
+    running.start()
+    try:
+        print("\n".join(running.describe()), flush=True)
+        print(
+            "Ctrl-C stops the lab."
+            if args.duration is None
+            else f"The lab stops in {args.duration:g} s.",
+            flush=True,
+        )
+        deadline = None if args.duration is None else time.monotonic() + args.duration
+        while deadline is None or time.monotonic() < deadline:
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        running.stop()
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from cockpit.cli import report
+    from cockpit.inventory import from_config
+
+    running = None
+    if args.lab:
+        from cockpit.lab.runner import RunningLab
+
+        running = RunningLab(load_lab(args.lab), args.speed).start()
+        config_path: str | None = str(running.config_path)
+    else:
+        config_path = args.config
+    try:
+        config = load_config(config_path, args.context)
+        inventory = from_config(config)
+        snapshot = inventory.refresh(timeout=args.timeout)
+        health = inventory.health()
+        inventory.stop()
+        name = running.lab.name if running else "live"
+        lab, ledger, risks = report.build(snapshot, name, config.thresholds)
+        if args.json:
+            dump_json(report.report_json(lab, inventory.links, health, ledger, risks))
+        else:
+            print_renderable(report.report_view(lab, inventory.links, health, ledger, risks))
+    finally:
+        if running is not None:
+            running.stop()
+    return 0
+
+
+def _run_app(config: Any, theme: str | None = None, readonly: bool = False) -> int:
+    from dataclasses import replace
+
+    from cockpit.actions.connect import context_for
+    from cockpit.inventory import from_config
+    from cockpit.ui.app import CockpitApp  # textual is imported here and only here
+
+    if readonly:
+        config = replace(config, readonly=True)
+    inventory = from_config(config)
+    inventory.start()
+    try:
+        CockpitApp(
+            inventory,
+            config.thresholds,
+            theme_name=theme or config.theme,
+            readonly=config.readonly,
+            action_context=lambda: context_for(inventory),
+        ).run()
+    finally:
+        inventory.stop()
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from cockpit.lab.runner import RunningLab
+
+    if args.speed <= 0:
+        raise CliError(f"--speed must be positive, got {args.speed}")
+    running = RunningLab(load_lab(args.lab), args.speed).start()
+    try:
+        config = load_config(str(running.config_path), args.context)
+        return _run_app(config, args.theme, getattr(args, "readonly", False))
+    finally:
+        running.stop()
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    """Plain `cockpit`: the screen on the configured sources."""
+    return _run_app(
+        load_config(args.config, args.context), args.theme, getattr(args, "readonly", False)
+    )

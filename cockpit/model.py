@@ -92,6 +92,8 @@ class Taint:
     key: str
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]
     value: str = ""
+    # When the taint was added (unix seconds): tells "cordoned for hours" from "just now".
+    time_added: float | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +197,10 @@ class Node:
     addresses: tuple[tuple[str, str], ...] = ()  # (type, address), e.g. ("InternalIP", "10.0.0.5")
     provider_id: str = ""
     usage: Resources | None = None
+    # type -> (reason, message, lastTransitionTime), for the conditions that say why.
+    condition_details: Mapping[str, tuple[str, str, float | None]] = field(
+        default_factory=dict, compare=False
+    )
 
     @property
     def arch(self) -> str:
@@ -212,6 +218,26 @@ class Container:
     requests: Resources = UNSET
     limits: Resources = UNSET
     restart_policy: str = ""  # "Always" on an init container makes it a sidecar (k8s 1.29+)
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerState:
+    """One container's status as the kubelet reports it: what it is doing now (state) and
+    how it last ended (lastState.terminated), which is where OOMKilled and exit codes live."""
+
+    name: str
+    init: bool = False
+    state: Literal["waiting", "running", "terminated", ""] = ""
+    reason: str = ""  # CrashLoopBackOff, ImagePullBackOff, ErrImagePull, Completed, Error ...
+    message: str = ""
+    exit_code: int | None = None
+    ready: bool = False
+    restarts: int = 0
+    started_at: float | None = None
+    last_reason: str = ""  # OOMKilled, Error ...
+    last_exit_code: int | None = None
+    last_finished: float | None = None
+    last_message: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,6 +293,13 @@ class Pod:
     created: float = 0.0  # unix seconds
     usage: Resources | None = None  # metrics.k8s.io, when present
     profile: UsageProfile | None = None  # planned normal/peak, from a lab file
+    container_states: tuple[ContainerState, ...] = ()  # init containers first, as listed
+    deleted_at: float | None = None  # metadata.deletionTimestamp: the pod is Terminating
+    reason: str = ""  # status.reason: Evicted, NodeLost, UnexpectedAdmissionError ...
+    message: str = ""  # status.message
+    # The PodScheduled condition when it is not True: why the scheduler left it Pending.
+    unscheduled_reason: str = ""
+    unscheduled_message: str = ""
 
     # Derived once: the what-if and the scheduler look pods up by key hundreds of thousands
     # of times.
@@ -420,6 +453,125 @@ class PriorityClass:
     description: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A core/v1 Event, reduced to what triage and the timeline show."""
+
+    namespace: str
+    name: str
+    object_kind: str  # involvedObject.kind
+    object_name: str
+    object_namespace: str = ""
+    type: str = "Normal"  # Normal | Warning
+    reason: str = ""
+    message: str = ""
+    count: int = 1
+    first_seen: float = 0.0
+    last_seen: float = 0.0
+    source: str = ""  # reportingController, or source.component
+    uid: str = ""
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.namespace, self.name)
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    namespace: str
+    name: str
+    selector: Mapping[str, str] = field(default_factory=dict)
+    cluster_ip: str = ""
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.namespace, self.name)
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    address: str
+    ready: bool
+    node: str = ""
+    pod: str = ""  # targetRef name when it is a Pod
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointSlice:
+    """discovery.k8s.io/v1 EndpointSlice; `service` is its kubernetes.io/service-name label."""
+
+    namespace: str
+    name: str
+    service: str
+    endpoints: tuple[Endpoint, ...] = ()
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.namespace, self.name)
+
+
+@dataclass(frozen=True, slots=True)
+class HpaMetric:
+    """One resource metric of an HPA: target and current average utilization (percent of
+    the request). current is None when the metrics API does not answer (`<unknown>/70%`)."""
+
+    resource: str  # cpu | memory
+    target_utilization: int | None = None
+    current_utilization: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Hpa:
+    namespace: str
+    name: str
+    target_kind: str
+    target_name: str
+    min_replicas: int = 1
+    max_replicas: int = 1
+    current_replicas: int = 0
+    desired_replicas: int = 0
+    metrics: tuple[HpaMetric, ...] = ()
+    # type -> (status, reason, message): AbleToScale, ScalingActive, ScalingLimited
+    conditions: Mapping[str, tuple[str, str, str]] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.namespace, self.name)
+
+
+# --- Proxmox cluster state ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PveTask:
+    """A Proxmox task from /cluster/tasks: status is "" while running, "OK" when it
+    succeeded, else the error text ("command 'qm start 101' failed: ...")."""
+
+    upid: str
+    node: str
+    type: str  # qmstart, qmshutdown, vzdump ...
+    id: str = ""  # the VMID or object the task acted on
+    user: str = ""
+    status: str = ""
+    start: float = 0.0
+    end: float | None = None
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.status) and self.status != "OK"
+
+
+@dataclass(frozen=True, slots=True)
+class PveCluster:
+    """/cluster/status: None for quorate when the node is not in a cluster."""
+
+    name: str = ""
+    quorate: bool | None = None
+    nodes_online: int = 0
+    nodes_total: int = 0
+
+
 # --- tailnet layer ------------------------------------------------------------------------
 
 
@@ -440,6 +592,28 @@ class Peer:
     key_expiry: str = ""
     site: str = ""
     node_key: str = ""
+    id: str = ""  # the stable node ID: hostnames repeat (every iPhone is "localhost")
+    active: bool = False  # traffic in the last few minutes
+    expired: bool = False  # the node key has expired: it can no longer talk to the tailnet
+    peer_relay: str = ""  # when set, a peer relay carries the traffic
+
+    @property
+    def direct(self) -> bool:
+        return bool(self.cur_addr)
+
+
+@dataclass(frozen=True, slots=True)
+class TailnetStatus:
+    """What tailscaled says of itself: BackendState (Running, NeedsLogin, Stopped ...) and
+    its Health warnings."""
+
+    backend_state: str = ""
+    health: tuple[str, ...] = ()
+    tailnet: str = ""
+
+    @property
+    def running(self) -> bool:
+        return self.backend_state == "Running"
 
 
 # --- links and the snapshot ---------------------------------------------------------------
@@ -469,6 +643,19 @@ class Snapshot:
     sites: Mapping[str, str] = field(default_factory=dict)  # site name -> description
     name: str = ""
     version: int = 0
+    events: tuple[Event, ...] = ()
+    services: tuple[Service, ...] = ()
+    endpoint_slices: tuple[EndpointSlice, ...] = ()
+    hpas: tuple[Hpa, ...] = ()
+    tasks: tuple[PveTask, ...] = ()
+    pve_cluster: PveCluster | None = None
+    tailnet: TailnetStatus | None = None
+    # The sources' clock (unix seconds) when the snapshot was built: the API server's Date
+    # for Kubernetes, else the local clock. Ages are measured against it, so a lab running
+    # faster than real time still shows honest ages. 0.0 when unknown.
+    clock: float = 0.0
+    # Whether a metrics.k8s.io API answered (HPAs read `<unknown>` without it).
+    metrics_available: bool | None = None
 
     @cached_property
     def host_by_name(self) -> dict[str, Host]:
@@ -539,6 +726,14 @@ class Snapshot:
         else:
             candidates = self.pods_by_namespace.get(namespace, [])
         return [p for p in candidates if selector.matches(p.labels)]
+
+    def endpoints_of(self, namespace: str, service: str) -> list[Endpoint]:
+        return [
+            e
+            for s in self.endpoint_slices
+            if s.namespace == namespace and s.service == service
+            for e in s.endpoints
+        ]
 
     @cached_property
     def workload_by_key(self) -> dict[tuple[str, str, str], Workload]:

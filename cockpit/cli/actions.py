@@ -115,9 +115,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def _registry() -> dict[str, type]:
-    from cockpit.actions.catalog import actions
+    from cockpit.runbooks.catalog import everything
 
-    return dict(actions())
+    return dict(everything())
 
 
 # --- commands ----------------------------------------------------------------------------------
@@ -127,6 +127,8 @@ def run_action(args: argparse.Namespace) -> int:
     from cockpit.actions.base import Action, perform
 
     cls: type[Action] = _registry()[args.command]
+    if getattr(args, "resume", False):
+        return _resume_latest(args)
     config = _load_config(args)
     out = _console()
     with _connected(config, args.sync_timeout, out) as ctx:
@@ -205,6 +207,19 @@ def run_resume(args: argparse.Namespace) -> int:
         _check_journal(ctx.journal)
         outcome = _run(out, lambda progress, cancel: resume(record, ctx, progress, cancel))
     return 0 if outcome.status == "succeeded" else 1
+
+
+def _resume_latest(args: argparse.Namespace) -> int:
+    """`cockpit replace --resume`: the newest unfinished action of this kind."""
+    from cockpit.actions.journal import Journal
+
+    journal = Journal()
+    mine = [r for r in _read_journal(journal, journal.unfinished) if r.action == args.command]
+    if not mine:
+        print(f"nothing to resume: no unfinished {args.command} in {journal.path}")
+        return 0
+    args.id, args.abandon = mine[-1].id, False
+    return run_resume(args)
 
 
 def run_journal(args: argparse.Namespace) -> int:

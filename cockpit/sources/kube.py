@@ -487,6 +487,35 @@ class KubeSource:
             "application/merge-patch+json",
         )
 
+    def patch_node_metadata(
+        self,
+        node: str,
+        labels: dict[str, str | None] | None = None,
+        annotations: dict[str, str | None] | None = None,
+        taints: list[dict[str, Any]] | None = None,
+        uid: str | None = None,
+    ) -> dict:
+        """Labels and annotations merged in (None removes one, as `kubectl label k-`);
+        taints, when given, replace the node's whole list (what `kubectl taint` sends)."""
+        body: dict[str, Any] = {"metadata": {}}
+        if labels:
+            body["metadata"]["labels"] = labels
+        if annotations:
+            body["metadata"]["annotations"] = annotations
+        if taints is not None:
+            body["spec"] = {"taints": taints}
+        _preconditions(body, uid)
+        return self.request(
+            "PATCH", f"/api/v1/nodes/{node}", None, body, "application/merge-patch+json"
+        )
+
+    def delete_node(self, node: str, uid: str | None = None) -> dict:
+        """`kubectl delete node`, pinned to the UID the plan saw."""
+        body = {"kind": "DeleteOptions", "apiVersion": "v1"}
+        if uid:
+            body["preconditions"] = {"uid": uid}
+        return self.request("DELETE", f"/api/v1/nodes/{node}", None, body)
+
 
 def _preconditions(
     body: dict[str, Any], uid: str | None, resource_version: str | None = None

@@ -866,6 +866,36 @@ class ProxmoxSource:
                 break
         return tuple(lines)
 
+    # --- provisioning (the node-replacement runbook) -------------------------------------
+
+    def next_vmid(self) -> int:
+        """The VMID /cluster/nextid offers (free cluster-wide at the time of asking)."""
+        return self._parse(lambda d: int(str(d)), self._get("cluster/nextid"))
+
+    def clone(self, node: str, vmid: int, newid: int, name: str, full: bool = True) -> str:
+        """Clone a VM (a template, for the runbook) to `newid`; returns the task's UPID."""
+        upid = self._post(
+            f"nodes/{node}/qemu/{vmid}/clone", newid=newid, name=name, full=int(full)
+        )
+        self._parse(parse_upid, upid)
+        self._kinds[newid] = "qemu"
+        return str(upid)
+
+    def set_config(self, node: str, vmid: int, **options: Any) -> Any:
+        """POST a VM's config (cores, memory in MiB, cloud-init keys ...); PVE applies it
+        at once on a stopped VM."""
+        return self._post(f"nodes/{node}/qemu/{vmid}/config", **options)
+
+    def guest_config(self, node: str, vmid: int, kind: GuestKind | None = None) -> GuestConfig:
+        kind = kind or self._kind_of(vmid)
+        data = self._get(f"nodes/{node}/{kind}/{vmid}/config")
+        return self._parse(lambda d: parse_guest_config(d, kind), data)
+
+    def agent_addresses(self, node: str, vmid: int) -> tuple[str, ...]:
+        """The guest agent's addresses; raises SourceError while the agent does not answer."""
+        data = self._get(f"nodes/{node}/qemu/{vmid}/agent/network-get-interfaces")
+        return self._parse(parse_agent_interfaces, data)
+
     def _kind_of(self, vmid: int) -> GuestKind:
         if vmid not in self._kinds:
             vms = self._parse(parse_cluster_resources, self._get("cluster/resources", type="vm"))

@@ -1,0 +1,1 @@
+"""Guided procedures (node replacement) as journaled state machines over the actions."""

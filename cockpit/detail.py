@@ -31,7 +31,10 @@ def find(snapshot: Snapshot, kind: Kind, key: str) -> Record | None:
     if kind == "pod":
         return next((p for p in snapshot.pods if pod_key(p) == key), None)
     if kind == "peer":
-        return next((p for p in snapshot.peers if p.hostname == key), None)
+        found = next((p for p in snapshot.peers if p.key == key), None)
+        # A row keyed by hostname (before panes knew Peer.key) still finds a unique device.
+        by_name = [p for p in snapshot.peers if p.hostname == key]
+        return found or (by_name[0] if len(by_name) == 1 else None)
     raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
 
 

@@ -3,6 +3,10 @@
 Each feed keeps its last good data when it fails, so the other layers stay on screen and
 the failing one is marked stale with its age; a source that is not configured says how to
 configure it. Subscribers get the new Snapshot and the names of the layers that changed.
+
+Besides the four layers the snapshot carries what triage reads: Kubernetes Events, Services,
+EndpointSlices and HPAs, Proxmox tasks and quorum, tailscaled's own state, whether
+metrics.k8s.io answered, and the sources' clock (the API server's, from its Date headers).
 """
 
 from __future__ import annotations
@@ -15,13 +19,43 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from cockpit.config import Config
-from cockpit.model import Guest, Host, Peer, Snapshot
+from cockpit.model import (
+    EndpointSlice,
+    Event,
+    Guest,
+    Host,
+    Hpa,
+    Peer,
+    PveCluster,
+    PveTask,
+    Service,
+    Snapshot,
+    TailnetStatus,
+)
 from cockpit.sources.health import Health, SourceError
 from cockpit.topology import Links, keep_known, link
 
 Listener = Callable[[Snapshot, frozenset[str]], None]
 BURST = 0.05  # seconds to gather a burst of watch events into one snapshot
-LAYERS = ("hosts", "guests", "nodes", "pods", "workloads", "pdbs", "peers")
+LAYERS = (
+    "hosts",
+    "guests",
+    "nodes",
+    "pods",
+    "workloads",
+    "pdbs",
+    "peers",
+    "events",
+    "services",
+    "endpoint_slices",
+    "hpas",
+    "tasks",
+    "pve_cluster",
+    "tailnet",
+    "metrics_available",
+)
+# The clock moves on every build, so it is no reason to publish; a snapshot carries the
+# clock of when it was built (Inventory.clock() is the live one).
 
 
 @dataclass
@@ -168,18 +202,34 @@ class Inventory:
         with self.lock:
             return {"kube": kube, **{n: e.health for n, e in self.polled.items()}}
 
+    def clock(self) -> float:
+        """The sources' clock now: the Kubernetes API server's when it has answered, else
+        the local one."""
+        server = self.kube.clock() if self.kube is not None else None
+        return server if server is not None else self.now()
+
     def build(self) -> Snapshot:
         hosts: tuple[Host, ...] = ()
         guests: tuple[Guest, ...] = ()
+        tasks: tuple[PveTask, ...] = ()
+        pve_cluster: PveCluster | None = None
         with self.lock:
             pve = self.polled["proxmox"].data
             ts = self.polled["tailscale"].data
         if pve is not None:
             hosts, guests = tuple(pve.hosts), tuple(pve.guests)
+            tasks, pve_cluster = tuple(pve.tasks), pve.pve_cluster
         peers: tuple[Peer, ...] = ()
+        tailnet: TailnetStatus | None = None
         if ts is not None:
             peers = ((ts.self_peer,) if ts.self_peer else ()) + tuple(ts.peers)
+            tailnet = ts.daemon
         nodes, pods, workloads, pdbs, classes = (), (), (), (), ()
+        events: tuple[Event, ...] = ()
+        services: tuple[Service, ...] = ()
+        endpoint_slices: tuple[EndpointSlice, ...] = ()
+        hpas: tuple[Hpa, ...] = ()
+        metrics_available: bool | None = None
         if self.kube is not None:
             k = self.kube.records()
             nodes = tuple(
@@ -193,6 +243,12 @@ class Inventory:
             workloads = (*k.deployments.values(), *k.statefulsets.values(), *k.daemonsets.values())
             pdbs = tuple(k.pdbs.values())
             classes = tuple(k.priorityclasses.values())
+            # The same tuple while the event table is unchanged: publish compares identity.
+            events = k.events_newest
+            services = tuple(k.services.values())
+            endpoint_slices = tuple(k.endpointslices.values())
+            hpas = tuple(k.hpas.values())
+            metrics_available = {"present": True, "absent": False}.get(k.metrics)
         with self.lock:
             links = keep_known(
                 link(nodes, guests, hosts, peers, self.config.links), self.links, guests
@@ -208,15 +264,22 @@ class Inventory:
             priority_classes=classes,
             peers=peers,
             backing=dict(links.backing),
+            events=events,
+            services=services,
+            endpoint_slices=endpoint_slices,
+            hpas=hpas,
+            tasks=tasks,
+            pve_cluster=pve_cluster,
+            tailnet=tailnet,
+            clock=self.clock(),
+            metrics_available=metrics_available,
         )
 
     def publish(self) -> Snapshot:
         new = self.build()
         with self.lock:
             old = self._snapshot
-            changed = frozenset(
-                layer for layer in LAYERS if getattr(old, layer) != getattr(new, layer)
-            )
+            changed = frozenset(layer for layer in LAYERS if _differs(old, new, layer))
             if changed or self.version == 0:
                 self.version += 1
                 self._snapshot = replace(new, version=self.version)
@@ -230,6 +293,13 @@ class Inventory:
     def snapshot(self) -> Snapshot:
         with self.lock:
             return self._snapshot
+
+
+def _differs(old: Snapshot, new: Snapshot, layer: str) -> bool:
+    # Identity first: an unchanged event table hands out the very same tuple, so thousands
+    # of events cost nothing to compare when nothing happened.
+    before, after = getattr(old, layer), getattr(new, layer)
+    return before is not after and before != after
 
 
 def from_config(config: Config) -> Inventory:

@@ -601,6 +601,12 @@ class Peer:
     def direct(self) -> bool:
         return bool(self.cur_addr)
 
+    @property
+    def key(self) -> str:
+        """What tells one device from another: the stable node ID, else the node key; the
+        hostname only for a peer that has neither (a lab file, a scrubbed capture)."""
+        return self.id or self.node_key or self.hostname
+
 
 @dataclass(frozen=True, slots=True)
 class TailnetStatus:

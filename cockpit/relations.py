@@ -8,7 +8,8 @@ pod relates to its node, guest and host and not to the other pods of that node. 
 attached to whichever host, guest or node of that chain they are linked to.
 
 Keys are plain strings so a UI can use them as row keys: host and node names, "host/vmid"
-for guests, "namespace/name" for pods and the peer's hostname.
+for guests, "namespace/name" for pods and `Peer.key` for peers (hostnames repeat on a real
+tailnet).
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ class Relations:
         for p in snapshot.pods:
             if p.node is not None:
                 self.pods_by_node[p.node].append(pod_key(p))
-        self.peers = {p.hostname for p in snapshot.peers}
+        self.peers = {p.key for p in snapshot.peers}
         # A peer can stand for several objects at once (a bare-metal host and its node).
         self.linked_to_peer: dict[str, list[Selection]] = defaultdict(list)
         for host, peer in links.host_peer.items():

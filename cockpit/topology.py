@@ -11,6 +11,8 @@ first, and each link says how it was found:
                       them as node IPs); else the same host name.
   host/guest -> peer: an address in common; else the same name.
 
+Peers are named by `Peer.key` (the stable node ID), never by hostname: a tailnet has several
+devices all called "localhost", and a name that several peers share links none of them.
 Whatever cannot be linked is listed as unlinked rather than guessed.
 """
 
@@ -28,12 +30,12 @@ PROVIDER_VMID = re.compile(r"^proxmox://[^/]*/(?:[^/]+/)?(\d+)$")
 @dataclass(frozen=True)
 class Links:
     backing: Mapping[str, Backing] = field(default_factory=dict)  # node -> guest or host
-    node_peer: Mapping[str, str] = field(default_factory=dict)  # node -> peer hostname
-    host_peer: Mapping[str, str] = field(default_factory=dict)
-    guest_peer: Mapping[int, str] = field(default_factory=dict)  # vmid -> peer hostname
+    node_peer: Mapping[str, str] = field(default_factory=dict)  # node -> Peer.key
+    host_peer: Mapping[str, str] = field(default_factory=dict)  # host -> Peer.key
+    guest_peer: Mapping[int, str] = field(default_factory=dict)  # vmid -> Peer.key
     how: Mapping[str, str] = field(default_factory=dict)  # "node worker-1" -> "by IP 10.0.0.5"
     unlinked_nodes: tuple[str, ...] = ()
-    unlinked_peers: tuple[str, ...] = ()
+    unlinked_peers: tuple[str, ...] = ()  # Peer.key of each
 
 
 def _short(name: str) -> str:
@@ -66,7 +68,7 @@ def link(
             backing[node.name], how[f"node {node.name}"] = found
 
     peer_by_ip = {ip: p for p in peers for ip in p.ips}
-    peer_by_name = {_short(n): p for p in peers for n in (p.hostname, p.dns_name) if n}
+    peer_by_name = _unique_names(peers)
     node_peer: dict[str, str] = {}
     for node in nodes:
         peer = next((peer_by_ip[ip] for ip in sorted(_node_ips(node)) if ip in peer_by_ip), None)
@@ -74,12 +76,10 @@ def link(
         if peer is None:
             peer, reason = peer_by_name.get(_short(node.name)), "by name"
         if peer is not None:
-            node_peer[node.name] = peer.hostname
+            node_peer[node.name] = peer.key
             how[f"peer of node {node.name}"] = reason
     host_peer = {
-        h.name: peer_by_name[_short(h.name)].hostname
-        for h in hosts
-        if _short(h.name) in peer_by_name
+        h.name: peer_by_name[_short(h.name)].key for h in hosts if _short(h.name) in peer_by_name
     }
     guest_peer: dict[int, str] = {}
     for g in guests:
@@ -87,7 +87,7 @@ def link(
             _short(g.name)
         )
         if peer is not None:
-            guest_peer[g.vmid] = peer.hostname
+            guest_peer[g.vmid] = peer.key
     linked_peers = {*node_peer.values(), *host_peer.values(), *guest_peer.values()}
     return Links(
         backing=backing,
@@ -96,10 +96,21 @@ def link(
         guest_peer=guest_peer,
         how=how,
         unlinked_nodes=tuple(n.name for n in nodes if n.name not in backing),
-        unlinked_peers=tuple(
-            p.hostname for p in peers if p.hostname not in linked_peers and not p.is_self
-        ),
+        unlinked_peers=tuple(p.key for p in peers if p.key not in linked_peers and not p.is_self),
     )
+
+
+def _unique_names(peers: Iterable[Peer]) -> dict[str, Peer]:
+    """Short name -> peer, for the names exactly one peer answers to (by hostname or
+    MagicDNS name); a name several devices share ("localhost") tells nothing."""
+    owners: dict[str, dict[str, Peer]] = {}
+    for p in peers:
+        for n in (p.hostname, p.dns_name):
+            if n:
+                owners.setdefault(_short(n), {})[p.key] = p
+    return {
+        name: next(iter(by_key.values())) for name, by_key in owners.items() if len(by_key) == 1
+    }
 
 
 def _backing(

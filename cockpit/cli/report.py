@@ -71,15 +71,22 @@ def inventory_tree(snap: Snapshot, links: Links) -> Tree:
         for node in links.unlinked_nodes:
             branch.add(_node_label(snap, node, pods_on, links, peer_tag))
     if links.unlinked_peers:
-        tree.add(Text("peers linked to nothing: " + ", ".join(links.unlinked_peers), style="dim"))
+        names = _peer_names(snap)
+        unlinked = ", ".join(names.get(key, key) for key in links.unlinked_peers)
+        tree.add(Text("peers linked to nothing: " + unlinked, style="dim"))
     return tree
 
 
-def _peer_tags(snap: Snapshot) -> Callable[[str | None], Text]:
-    peers = {p.hostname: p for p in snap.peers}
+def _peer_names(snap: Snapshot) -> dict[str, str]:
+    """Peer.key (what the links name) -> the hostname a reader knows the device by."""
+    return {p.key: p.hostname for p in snap.peers}
 
-    def tag(hostname: str | None) -> Text:
-        peer = peers.get(hostname or "")
+
+def _peer_tags(snap: Snapshot) -> Callable[[str | None], Text]:
+    peers = {p.key: p for p in snap.peers}
+
+    def tag(key: str | None) -> Text:
+        peer = peers.get(key or "")
         if peer is None:
             return Text("")
         path = "direct" if peer.cur_addr else (f"relay {peer.relay}" if peer.relay else "")
@@ -129,6 +136,7 @@ def report_json(
 ) -> dict[str, Any]:
     plan = jsonout.plan(lab, ledger, risks)
     snap = lab.snapshot
+    names = _peer_names(snap)
     return {
         "schema": REPORT_SCHEMA,
         "health": {
@@ -146,11 +154,11 @@ def report_json(
                 n: {"host": b.host, "vmid": b.vmid, "how": links.how.get(f"node {n}")}
                 for n, b in links.backing.items()
             },
-            "node_peers": dict(links.node_peer),
-            "host_peers": dict(links.host_peer),
-            "guest_peers": {str(k): v for k, v in links.guest_peer.items()},
+            "node_peers": {n: names.get(k, k) for n, k in links.node_peer.items()},
+            "host_peers": {h: names.get(k, k) for h, k in links.host_peer.items()},
+            "guest_peers": {str(v): names.get(k, k) for v, k in links.guest_peer.items()},
             "unlinked_nodes": list(links.unlinked_nodes),
-            "unlinked_peers": list(links.unlinked_peers),
+            "unlinked_peers": [names.get(k, k) for k in links.unlinked_peers],
         },
         "counts": {
             "hosts": len(snap.hosts),

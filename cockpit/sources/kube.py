@@ -5,32 +5,54 @@ resourceVersion, relists on 410 Gone, and reconnects with backoff when the conne
 Responses are read with `_preload_content=False` and parsed with orjson straight into slim
 model records, so the client's model classes (seconds of CPU for a thousand pods) are never
 built. metrics.k8s.io is polled; a cluster without metrics-server is "metrics absent", not
-an error. The `kubernetes` package is imported on first connect, not at import, so the UI
-can paint before it loads.
+an error. Events, Services, EndpointSlices and HorizontalPodAutoscalers are watched like
+the rest, but a cluster that does not serve one of them (404) or does not let us read it
+(403) leaves that kind empty and the source healthy (`missing` says which and why). The
+`Date` header of the API server's answers gives its clock (`clock()`), so ages are measured
+on the cluster's time, which in a lab running faster than real time is not the local one.
+The `kubernetes` package is imported on first connect, not at import, so the UI can paint
+before it loads.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import orjson
 
 from cockpit.config import KubeSettings
-from cockpit.model import Node, Pdb, Pod, PriorityClass, Resources, Workload
+from cockpit.model import (
+    EndpointSlice,
+    Event,
+    Hpa,
+    Node,
+    Pdb,
+    Pod,
+    PriorityClass,
+    Resources,
+    Service,
+    Workload,
+)
 from cockpit.sources.health import Health, ReadOnlyError, SourceError
 from cockpit.sources.kube_parse import (
+    parse_endpoint_slice,
+    parse_event,
+    parse_hpa,
     parse_node,
     parse_node_metrics,
     parse_pdb,
     parse_pod,
     parse_pod_metrics,
     parse_priority_class,
+    parse_service,
     parse_workload,
 )
 
@@ -46,6 +68,51 @@ class Kind:
         o["metadata"].get("namespace", ""),
         o["metadata"]["name"],
     )
+    # Served by every cluster the cockpit needs (False), or a kind it can do without: a
+    # 404 or 403 then leaves it empty instead of failing the source.
+    optional: bool = False
+    table: Callable[[], dict] = dict  # what holds the kind's records
+
+
+# Events are the one kind that grows with time rather than with the cluster: a busy
+# cluster writes thousands an hour (the API server keeps them an hour by default), and a
+# crash-looping pod adds one every few minutes forever. Triage and the timeline read recent
+# ones only, and every snapshot copies the table, so only the newest are kept.
+MAX_EVENTS = 2000
+_versions = itertools.count(1)  # one sequence for every table, so a relist never repeats one
+
+
+class EventTable(dict):
+    """Events by (namespace, name), the newest MAX_EVENTS by last seen. `version` changes
+    with every write, so a reader can tell "unchanged" without comparing thousands of
+    events. Trimmed in batches (a quarter over the limit), so a burst costs one sort."""
+
+    def __init__(self, limit: int = MAX_EVENTS) -> None:
+        super().__init__()
+        self.limit = limit
+        self.version = next(_versions)
+        self._newest: tuple[int, tuple[Event, ...]] | None = None
+
+    def __setitem__(self, key: Any, value: Event) -> None:
+        super().__setitem__(key, value)
+        self.version = next(_versions)
+        if len(self) > self.limit + self.limit // 4:
+            keep = self.newest()
+            self.clear()
+            self.update((e.key, e) for e in keep)  # update() does not come back here
+
+    def pop(self, key: Any, default: Any = None) -> Any:
+        if key in self:
+            self.version = next(_versions)
+        return super().pop(key, default)
+
+    def newest(self) -> tuple[Event, ...]:
+        """Newest first; sorted once per version, since every snapshot asks."""
+        cached = self._newest
+        if cached is None or cached[0] != self.version:
+            ordered = sorted(self.values(), key=lambda e: (e.last_seen, e.key), reverse=True)
+            cached = self._newest = (self.version, tuple(ordered[: self.limit]))
+        return cached[1]
 
 
 KINDS = (
@@ -56,7 +123,18 @@ KINDS = (
     Kind("daemonsets", "/apis/apps/v1/daemonsets", lambda o: parse_workload(o, "DaemonSet")),
     Kind("pdbs", "/apis/policy/v1/poddisruptionbudgets", parse_pdb),
     Kind("priorityclasses", "/apis/scheduling.k8s.io/v1/priorityclasses", parse_priority_class),
+    Kind("events", "/api/v1/events", parse_event, optional=True, table=EventTable),
+    Kind("services", "/api/v1/services", parse_service, optional=True),
+    Kind(
+        "endpointslices",
+        "/apis/discovery.k8s.io/v1/endpointslices",
+        parse_endpoint_slice,
+        optional=True,
+    ),
+    Kind("hpas", "/apis/autoscaling/v2/horizontalpodautoscalers", parse_hpa, optional=True),
 )
+CLOCK_SPAN = 10.0  # seconds of our clock over which the API server's clock rate is measured
+MISSING_RECHECK = 300.0  # seconds between asking again for a kind the cluster did not serve
 WATCH_TIMEOUT = 300  # ask the server to end each watch after this, then rewatch
 BACKOFF = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
 
@@ -73,6 +151,14 @@ class KubeState:
     node_usage: dict[str, Resources] = field(default_factory=dict)
     pod_usage: dict[tuple[str, str], Resources] = field(default_factory=dict)
     metrics: str = "unknown"  # "present", "absent" or "unknown"
+    events: dict[tuple[str, str], Event] = field(default_factory=EventTable)
+    services: dict[tuple[str, str], Service] = field(default_factory=dict)
+    endpointslices: dict[tuple[str, str], EndpointSlice] = field(default_factory=dict)
+    hpas: dict[tuple[str, str], Hpa] = field(default_factory=dict)
+    # In a copy from records(): the events newest first, and the version of the table they
+    # came from (the same version means the same events).
+    events_newest: tuple[Event, ...] = ()
+    events_version: int = 0
 
 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
@@ -103,6 +189,12 @@ class KubeSource:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._responses: set[Any] = set()
+        self.missing: dict[str, str] = {}  # optional kinds the cluster does not serve -> why
+        # The API server's clock from its Date headers: (its time, our time) at the last
+        # answer, and how fast it runs against ours (a lab may run many times real time).
+        self._server_time: tuple[float, float] | None = None
+        self._clock_anchor: tuple[float, float] | None = None
+        self._clock_rate = 1.0
 
     # --- connection --------------------------------------------------------------------
 
@@ -179,6 +271,7 @@ class KubeSource:
                 auth_settings=["BearerToken"],
             )
             resp = self._client.call_api(*call, _request_timeout=timeout).response
+            self._note_date(resp)
         except ApiException as exc:  # the client reports transport failures as status 0
             raise SourceError(
                 f"cannot reach the Kubernetes API at {self.server}: {exc.reason}",
@@ -211,7 +304,10 @@ class KubeSource:
         self._stop.clear()
         for kind in KINDS:
             t = threading.Thread(
-                target=self._watch_kind, args=(kind,), daemon=True, name=f"kube-watch-{kind.name}"
+                target=self._watch_optional if kind.optional else self._watch_kind,
+                args=(kind,),
+                daemon=True,
+                name=f"kube-watch-{kind.name}",
             )
             t.start()
             self._threads.append(t)
@@ -232,7 +328,7 @@ class KubeSource:
 
     def list_kind(self, kind: Kind) -> tuple[dict, str]:
         """A full list, paginated, parsed into records; returns (records, resourceVersion)."""
-        records: dict = {}
+        records: dict = kind.table()
         token = ""
         while True:
             query: dict[str, Any] = {"limit": 500}
@@ -266,6 +362,28 @@ class KubeSource:
                 delay = BACKOFF[min(attempt, len(BACKOFF) - 1)]
                 attempt += 1
                 self._stop.wait(delay)
+
+    def _watch_optional(self, kind: Kind) -> None:
+        """A kind the cockpit can do without: when the cluster does not serve it (404: the
+        API group is not installed) or does not let us list it (403), it stays empty, counts
+        as synced and is asked for again every few minutes; otherwise it is watched."""
+        while not self._stop.is_set():
+            try:
+                self.request("GET", kind.path, {"limit": 1})
+            except SourceError as exc:
+                if exc.status in (404, 403):
+                    why = "not served" if exc.status == 404 else "not allowed"
+                    with self.lock:
+                        self.missing[kind.name] = f"{why} ({kind.path})"
+                        setattr(self.state, kind.name, kind.table())
+                    self._mark(kind, None)
+                    self._stop.wait(MISSING_RECHECK)
+                    continue
+                # Any other failure is the connection's: the watch loop reports and retries.
+            with self.lock:
+                self.missing.pop(kind.name, None)
+            self._watch_kind(kind)
+            return
 
     def _follow(self, kind: Kind, rv: str) -> str:
         """Apply watch events until the server ends the watch; return the last rv."""
@@ -340,6 +458,41 @@ class KubeSource:
                 self.failing_since = now
         self.on_change()
 
+    # --- the API server's clock ----------------------------------------------------------
+
+    def _note_date(self, resp: Any) -> None:
+        """Remember the API server's time from an answer's Date header."""
+        headers = getattr(resp, "headers", None)
+        date = headers.get("Date") if headers is not None else None
+        if not date:
+            return
+        try:
+            server = parsedate_to_datetime(date).timestamp()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return  # a proxy's odd header: the last good one, or the local clock, stands in
+        local = time.time()
+        with self.lock:
+            self._server_time = (server, local)
+            anchor = self._clock_anchor
+            if anchor is None:
+                self._clock_anchor = (server, local)
+            elif local - anchor[1] >= CLOCK_SPAN:
+                # Date has whole seconds, so the rate is measured over several seconds and
+                # believed only when it is clearly not 1: a lab's clock, not a server's jitter.
+                rate = (server - anchor[0]) / (local - anchor[1])
+                self._clock_rate = rate if rate > 0 and abs(rate - 1.0) > 0.25 else 1.0
+                self._clock_anchor = (server, local)
+
+    def clock(self, now: float | None = None) -> float | None:
+        """The API server's time now (unix seconds), from the last Date header it sent and
+        how fast its clock runs; None before any answer."""
+        now = time.time() if now is None else now
+        with self.lock:
+            if self._server_time is None:
+                return None
+            server, local = self._server_time
+            return server + (now - local) * self._clock_rate
+
     # --- metrics -------------------------------------------------------------------------
 
     def _poll_metrics(self) -> None:
@@ -390,6 +543,7 @@ class KubeSource:
         """A consistent copy of everything known, usage merged into the records."""
         with self.lock:
             s = self.state
+            events = s.events
             return KubeState(
                 dict(s.nodes),
                 dict(s.pods),
@@ -401,6 +555,13 @@ class KubeSource:
                 dict(s.node_usage),
                 dict(s.pod_usage),
                 s.metrics,
+                services=dict(s.services),
+                endpointslices=dict(s.endpointslices),
+                hpas=dict(s.hpas),
+                events_newest=events.newest()
+                if isinstance(events, EventTable)
+                else tuple(events.values()),
+                events_version=getattr(events, "version", 0),
             )
 
     # --- writes (used by the actions) ----------------------------------------------------

@@ -36,6 +36,12 @@ from cockpit.model import (
     UNSET,
     AffinityTerm,
     Container,
+    ContainerState,
+    Endpoint,
+    EndpointSlice,
+    Event,
+    Hpa,
+    HpaMetric,
     LabelSelector,
     Node,
     OwnerRef,
@@ -44,6 +50,7 @@ from cockpit.model import (
     PriorityClass,
     Requirement,
     Resources,
+    Service,
     SpreadConstraint,
     Taint,
     Toleration,
@@ -53,6 +60,9 @@ from cockpit.units import parse_bytes, parse_cpu
 
 __all__ = [
     "WORKLOAD_KINDS",
+    "parse_endpoint_slice",
+    "parse_event",
+    "parse_hpa",
     "parse_list",
     "parse_node",
     "parse_node_metrics",
@@ -60,6 +70,7 @@ __all__ = [
     "parse_pod",
     "parse_pod_metrics",
     "parse_priority_class",
+    "parse_service",
     "parse_time",
     "parse_workload",
 ]
@@ -244,6 +255,21 @@ def parse_time(value: Any, field: str = "timestamp") -> float | None:
         raise ValueError(f"{field}: expected an RFC 3339 timestamp, got {value!r}") from None
 
 
+def _optional_time(value: Any, field: str, index: int | None = None) -> float | None:
+    """A timestamp that may be absent (None); `field` is formatted only on the error path."""
+    if value is None or value == "":
+        return None
+    if type(value) is str:
+        try:
+            return _timestamp(value)
+        except ValueError:
+            pass
+        got = repr(value)
+    else:
+        got = _type_name(value)
+    raise _FieldError(field, f"expected an RFC 3339 timestamp, got {got}", index)
+
+
 def _time(value: Any, field: str) -> float:
     if value is None:
         return 0.0
@@ -323,6 +349,7 @@ def _node(obj: dict) -> Node:
         if pods is None
         else _quantity(parse_bytes, pods, "status.allocatable.pods", None),
         conditions=_conditions(status.get("conditions")),
+        condition_details=_condition_details(status.get("conditions")),
         taints=tuple(_taint(t, i) for i, t in enumerate(_list(spec.get("taints"), "spec.taints"))),
         unschedulable=_bool(spec.get("unschedulable"), "spec.unschedulable"),
         labels=_str_map(meta.get("labels"), "metadata.labels"),
@@ -349,6 +376,20 @@ def _conditions(value: Any) -> dict[str, str]:
     return out
 
 
+def _condition_details(value: Any) -> dict[str, tuple[str, str, float | None]]:
+    # _conditions has checked the shape already; this only reads what says why.
+    out: dict[str, tuple[str, str, float | None]] = {}
+    at = "status.conditions[{}]"
+    for i, c in enumerate(_list(value, "status.conditions")):
+        c = _dict(c, at, i)
+        out[_str(c.get("type"), at + ".type", "", i)] = (
+            _str(c.get("reason"), at + ".reason", "", i),
+            _str(c.get("message"), at + ".message", "", i),
+            _optional_time(c.get("lastTransitionTime"), at + ".lastTransitionTime", i),
+        )
+    return out
+
+
 def _taint(value: Any, i: int) -> Taint:
     t = _dict(value, "spec.taints[{}]", i)
     effect = t.get("effect")
@@ -362,6 +403,7 @@ def _taint(value: Any, i: int) -> Taint:
         _str(t.get("key"), "spec.taints[{}].key", "", i),
         effect,
         _str(t.get("value"), "spec.taints[{}].value", "", i),
+        _optional_time(t.get("timeAdded"), "spec.taints[{}].timeAdded", i),
     )
 
 
@@ -378,10 +420,13 @@ def _address(value: Any, i: int) -> tuple[str, str]:
 
 def parse_pod(obj: Any) -> Pod:
     """A v1 Pod. The phase is returned as the apiserver reports it: a pod being deleted
-    (metadata.deletionTimestamp) is still "Running" here, and callers that care say
-    "Terminating" themselves. `ready` is the Ready condition; `restarts` sums the
-    restartCount of every container status, init and sidecar ones included, as kubectl's
-    RESTARTS column does."""
+    (metadata.deletionTimestamp, kept as `deleted_at`) is still "Running" here, and callers
+    that care say "Terminating" themselves. `ready` is the Ready condition; `restarts` is
+    kubectl's RESTARTS column (see _restarts). `container_states` holds every init and app
+    container's state and last termination (where CrashLoopBackOff, OOMKilled and exit
+    codes are); `reason`/`message` are status.reason (Evicted ...) and status.message;
+    `unscheduled_reason`/`unscheduled_message` the PodScheduled condition when it is not
+    True, i.e. why the scheduler left the pod Pending."""
     return _guarded("Pod", _pod, obj)
 
 
@@ -390,6 +435,9 @@ def _pod(obj: dict) -> Pod:
     spec = _dict(obj.get("spec"), "spec")
     status = _dict(obj.get("status"), "status")
     affinity = _dict(spec.get("affinity"), "spec.affinity")
+    init_containers = _containers(spec.get("initContainers"), "spec.initContainers")
+    conditions = status.get("conditions")
+    unscheduled_reason, unscheduled_message = _unscheduled(conditions)
     return Pod(
         # The apiserver puts an object created without a namespace in "default".
         namespace=_str(meta.get("namespace"), "metadata.namespace", "default"),
@@ -400,7 +448,7 @@ def _pod(obj: dict) -> Pod:
         labels=_str_map(meta.get("labels"), "metadata.labels"),
         annotations=_str_map(meta.get("annotations"), "metadata.annotations"),
         containers=_containers(spec.get("containers"), "spec.containers"),
-        init_containers=_containers(spec.get("initContainers"), "spec.initContainers"),
+        init_containers=init_containers,
         overhead=_resources(spec.get("overhead"), "spec.overhead"),
         owner=_controller(meta.get("ownerReferences")),
         priority=_int(spec.get("priority"), "spec.priority", 0),
@@ -414,9 +462,15 @@ def _pod(obj: dict) -> Pod:
         anti_affinity=_anti_affinity(affinity.get("podAntiAffinity")),
         spread=_spread(spec.get("topologySpreadConstraints")),
         volume_kinds=_volume_kinds(spec.get("volumes")),
-        ready=_ready(status.get("conditions")),
-        restarts=_restarts(status),
+        ready=_ready(conditions),
+        restarts=_restarts(status, init_containers, conditions),
         created=_time(meta.get("creationTimestamp"), "metadata.creationTimestamp"),
+        container_states=_container_states(status),
+        deleted_at=_optional_time(meta.get("deletionTimestamp"), "metadata.deletionTimestamp"),
+        reason=_str(status.get("reason"), "status.reason"),
+        message=_str(status.get("message"), "status.message"),
+        unscheduled_reason=unscheduled_reason,
+        unscheduled_message=unscheduled_message,
     )
 
 
@@ -600,16 +654,104 @@ def _ready(value: Any) -> bool:
     return False
 
 
-def _restarts(status: dict) -> int:
-    total = 0
-    for key in ("containerStatuses", "initContainerStatuses"):
+def _condition_true(value: Any, kind: str) -> bool:
+    for c in value or ():
+        if isinstance(c, dict) and c.get("type") == kind:
+            return c.get("status") == "True"
+    return False
+
+
+def _unscheduled(value: Any) -> tuple[str, str]:
+    """The PodScheduled condition's reason and message when it is not True."""
+    for i, c in enumerate(_list(value, "status.conditions")):
+        c = _dict(c, "status.conditions[{}]", i)
+        if c.get("type") == "PodScheduled":
+            if c.get("status") == "True":
+                return "", ""
+            return (
+                _str(c.get("reason"), "status.conditions[{}].reason", "", i),
+                _str(c.get("message"), "status.conditions[{}].message", "", i),
+            )
+    return "", ""
+
+
+def _restarts(status: dict, init_containers: tuple[Container, ...], conditions: Any) -> int:
+    """kubectl's RESTARTS (printPod in kubectl's printers): while the pod is still
+    initializing, the restarts of the init containers up to the one it waits on; once
+    initialized, the app containers plus the restartable (sidecar) init containers. The
+    restarts of an init container that has finished are history and no longer count."""
+    init_statuses = _list(status.get("initContainerStatuses"), "status.initContainerStatuses")
+    sidecars = {c.name for c in init_containers if c.restart_policy == "Always"}
+    at = "status.initContainerStatuses[{}]"
+    during_init = sidecar_restarts = 0
+    initializing = False
+    for i, cs in enumerate(init_statuses):
+        cs = _dict(cs, at, i)
+        count = _int(cs.get("restartCount"), at + ".restartCount", 0, i)
+        during_init += count
+        if cs.get("name") in sidecars:
+            sidecar_restarts += count
+            continue
+        terminated = _dict(cs.get("state"), at + ".state", i).get("terminated")
+        if isinstance(terminated, dict) and terminated.get("exitCode") == 0:
+            continue
+        initializing = True
+        break
+    if initializing and not _condition_true(conditions, "Initialized"):
+        return during_init
+    total = sidecar_restarts
+    at = "status.containerStatuses[{}]"
+    for i, cs in enumerate(_list(status.get("containerStatuses"), "status.containerStatuses")):
+        total += _int(_dict(cs, at, i).get("restartCount"), at + ".restartCount", 0, i)
+    return total
+
+
+_STATES = ("waiting", "running", "terminated")
+
+
+def _container_states(status: dict) -> tuple[ContainerState, ...]:
+    out: list[ContainerState] = []
+    for key, init in (("initContainerStatuses", True), ("containerStatuses", False)):
         statuses = status.get(key)
         if not statuses:
             continue
         at = f"status.{key}[{{}}]"
         for i, cs in enumerate(_list(statuses, f"status.{key}")):
-            total += _int(_dict(cs, at, i).get("restartCount"), at + ".restartCount", 0, i)
-    return total
+            out.append(_container_state(_dict(cs, at, i), at, i, init))
+    return tuple(out)
+
+
+def _container_state(cs: dict, at: str, i: int, init: bool) -> ContainerState:
+    state_doc = _dict(cs.get("state"), at + ".state", i)
+    state = ""
+    now: dict = {}
+    for name in _STATES:  # the kubelet sets exactly one of them
+        if state_doc.get(name) is not None:
+            state, now = name, _dict(state_doc[name], f"{at}.state.{name}", i)
+            break
+    last_doc = _dict(cs.get("lastState"), at + ".lastState", i)
+    last = _dict(last_doc.get("terminated"), at + ".lastState.terminated", i)
+    exit_code = now.get("exitCode")
+    last_exit = last.get("exitCode")
+    return ContainerState(
+        name=_str(cs.get("name"), at + ".name", "", i),
+        init=init,
+        state=state,  # type: ignore[arg-type]  # one of _STATES or ""
+        reason=_str(now.get("reason"), at + ".state.reason", "", i),
+        message=_str(now.get("message"), at + ".state.message", "", i),
+        exit_code=None if exit_code is None else _int(exit_code, at + ".state.exitCode", 0, i),
+        ready=cs.get("ready") is True,
+        restarts=_int(cs.get("restartCount"), at + ".restartCount", 0, i),
+        started_at=_optional_time(now.get("startedAt"), at + ".state.startedAt", i),
+        last_reason=_str(last.get("reason"), at + ".lastState.terminated.reason", "", i),
+        last_exit_code=None
+        if last_exit is None
+        else _int(last_exit, at + ".lastState.terminated.exitCode", 0, i),
+        last_finished=_optional_time(
+            last.get("finishedAt"), at + ".lastState.terminated.finishedAt", i
+        ),
+        last_message=_str(last.get("message"), at + ".lastState.terminated.message", "", i),
+    )
 
 
 # --- workloads, budgets, priority classes ----------------------------------------------------
@@ -704,6 +846,175 @@ def _priority_class(obj: dict) -> PriorityClass:
             obj.get("preemptionPolicy"), "preemptionPolicy", "PreemptLowerPriority"
         ),
         description=_str(obj.get("description"), "description"),
+    )
+
+
+# --- events, services, endpoint slices, autoscalers --------------------------------------------
+
+
+def parse_event(obj: Any) -> Event:
+    """A core/v1 Event. Old-style events (kubelet, most controllers) carry firstTimestamp,
+    lastTimestamp and count; new-style ones (written through events.k8s.io/v1) carry
+    eventTime and a series {count, lastObservedTime} instead, with the others empty. Both
+    come out the same: first and last seen, and how many times."""
+    return _guarded("Event", _event, obj)
+
+
+def _event(obj: dict) -> Event:
+    meta = _metadata(obj, "Event")
+    involved = _dict(obj.get("involvedObject"), "involvedObject")
+    series = _dict(obj.get("series"), "series")
+    source = _dict(obj.get("source"), "source")
+    created = _optional_time(meta.get("creationTimestamp"), "metadata.creationTimestamp")
+    event_time = _optional_time(obj.get("eventTime"), "eventTime")
+    first = _optional_time(obj.get("firstTimestamp"), "firstTimestamp")
+    first = first or event_time or created or 0.0
+    last = (
+        _optional_time(obj.get("lastTimestamp"), "lastTimestamp")
+        or _optional_time(series.get("lastObservedTime"), "series.lastObservedTime")
+        or first
+    )
+    count = _int(obj.get("count"), "count", 0) or _int(series.get("count"), "series.count", 1)
+    return Event(
+        namespace=_str(meta.get("namespace"), "metadata.namespace", "default"),
+        name=meta["name"],
+        object_kind=_str(involved.get("kind"), "involvedObject.kind"),
+        object_name=_str(involved.get("name"), "involvedObject.name"),
+        object_namespace=_str(involved.get("namespace"), "involvedObject.namespace"),
+        type=_str(obj.get("type"), "type", "Normal") or "Normal",
+        reason=_str(obj.get("reason"), "reason"),
+        message=_str(obj.get("message"), "message"),
+        count=max(count, 1),
+        first_seen=first,
+        last_seen=last,
+        source=_str(obj.get("reportingComponent"), "reportingComponent")
+        or _str(source.get("component"), "source.component"),
+        uid=_str(meta.get("uid"), "metadata.uid"),
+    )
+
+
+def parse_service(obj: Any) -> Service:
+    """A core/v1 Service: its selector (empty for a Service without one, whose endpoints
+    are managed by hand), cluster IP and labels."""
+    return _guarded("Service", _service, obj)
+
+
+def _service(obj: dict) -> Service:
+    meta = _metadata(obj, "Service")
+    spec = _dict(obj.get("spec"), "spec")
+    return Service(
+        namespace=_str(meta.get("namespace"), "metadata.namespace", "default"),
+        name=meta["name"],
+        selector=_str_map(spec.get("selector"), "spec.selector"),
+        cluster_ip=_str(spec.get("clusterIP"), "spec.clusterIP"),
+        labels=_str_map(meta.get("labels"), "metadata.labels"),
+    )
+
+
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+
+
+def parse_endpoint_slice(obj: Any) -> EndpointSlice:
+    """A discovery.k8s.io/v1 EndpointSlice. Its Service is the kubernetes.io/service-name
+    label. An endpoint's `ready` condition left unset means "unknown", which the API says
+    consumers should read as ready (kube-proxy does)."""
+    return _guarded("EndpointSlice", _endpoint_slice, obj)
+
+
+def _endpoint_slice(obj: dict) -> EndpointSlice:
+    meta = _metadata(obj, "EndpointSlice")
+    labels = _str_map(meta.get("labels"), "metadata.labels")
+    at = "endpoints[{}]"
+    endpoints = []
+    for i, e in enumerate(_list(obj.get("endpoints"), "endpoints")):
+        e = _dict(e, at, i)
+        addresses = _strings(e.get("addresses"), at.format(i) + ".addresses")
+        conditions = _dict(e.get("conditions"), at + ".conditions", i)
+        ready = conditions.get("ready")
+        target = _dict(e.get("targetRef"), at + ".targetRef", i)
+        endpoints.append(
+            Endpoint(
+                address=addresses[0] if addresses else "",
+                ready=ready is not False,
+                node=_str(e.get("nodeName"), at + ".nodeName", "", i),
+                pod=_str(target.get("name"), at + ".targetRef.name", "", i)
+                if target.get("kind") == "Pod"
+                else "",
+            )
+        )
+    return EndpointSlice(
+        namespace=_str(meta.get("namespace"), "metadata.namespace", "default"),
+        name=meta["name"],
+        service=labels.get(SERVICE_NAME_LABEL, ""),
+        endpoints=tuple(endpoints),
+    )
+
+
+def parse_hpa(obj: Any) -> Hpa:
+    """An autoscaling/v2 HorizontalPodAutoscaler: its target, bounds, replica counts,
+    Resource metrics (target averageUtilization from the spec, current from
+    status.currentMetrics; None while the metrics API does not answer, which kubectl shows
+    as `<unknown>/70%`) and conditions. Other metric types are left out."""
+    return _guarded("HorizontalPodAutoscaler", _hpa, obj)
+
+
+def _hpa(obj: dict) -> Hpa:
+    meta = _metadata(obj, "HorizontalPodAutoscaler")
+    spec = _dict(obj.get("spec"), "spec")
+    status = _dict(obj.get("status"), "status")
+    target = _dict(spec.get("scaleTargetRef"), "spec.scaleTargetRef")
+    current: dict[str, int | None] = {}
+    at = "status.currentMetrics[{}]"
+    for i, m in enumerate(_list(status.get("currentMetrics"), "status.currentMetrics")):
+        m = _dict(m, at, i)
+        if m.get("type") != "Resource":
+            continue
+        resource = _dict(m.get("resource"), at + ".resource", i)
+        value = _dict(resource.get("current"), at + ".resource.current", i)
+        current[_str(resource.get("name"), at + ".resource.name", "", i)] = (
+            _int(value.get("averageUtilization"), at + ".resource.current.averageUtilization", 0, i)
+            if value.get("averageUtilization") is not None
+            else None
+        )
+    metrics = []
+    at = "spec.metrics[{}]"
+    for i, m in enumerate(_list(spec.get("metrics"), "spec.metrics")):
+        m = _dict(m, at, i)
+        if m.get("type") != "Resource":
+            continue
+        resource = _dict(m.get("resource"), at + ".resource", i)
+        goal = _dict(resource.get("target"), at + ".resource.target", i)
+        name = _str(resource.get("name"), at + ".resource.name", "", i)
+        utilization = goal.get("averageUtilization")
+        metrics.append(
+            HpaMetric(
+                resource=name,
+                target_utilization=None
+                if utilization is None
+                else _int(utilization, at + ".resource.target.averageUtilization", 0, i),
+                current_utilization=current.get(name),
+            )
+        )
+    conditions: dict[str, tuple[str, str, str]] = {}
+    at = "status.conditions[{}]"
+    for i, c in enumerate(_list(status.get("conditions"), "status.conditions")):
+        c = _dict(c, at, i)
+        conditions[_str(c.get("type"), at + ".type", "", i)] = (
+            _str(c.get("status"), at + ".status", "Unknown", i),
+            _str(c.get("reason"), at + ".reason", "", i),
+            _str(c.get("message"), at + ".message", "", i),
+        )
+    return Hpa(
+        namespace=_str(meta.get("namespace"), "metadata.namespace", "default"),
+        name=meta["name"],
+        target_kind=_str(target.get("kind"), "spec.scaleTargetRef.kind"),
+        target_name=_str(target.get("name"), "spec.scaleTargetRef.name"),
+        min_replicas=_int(spec.get("minReplicas"), "spec.minReplicas", 1),
+        max_replicas=_int(spec.get("maxReplicas"), "spec.maxReplicas", 1),
+        current_replicas=_int(status.get("currentReplicas"), "status.currentReplicas", 0),
+        desired_replicas=_int(status.get("desiredReplicas"), "status.desiredReplicas", 0),
+        metrics=tuple(metrics),
+        conditions=conditions,
     )
 
 

@@ -1,13 +1,15 @@
 """The Proxmox VE adapter: hosts and guests from a PVE node or cluster, power actions and
 their tasks, through proxmoxer's HTTPS backend with an API token.
 
-One fetch costs 1 request for /cluster/resources (nodes, guests and storages at once), 1 per
-online node for /nodes/{node}/status, 1 per guest whose config may have changed, 1 per
-running guest with an agent when addresses are wanted, and every few minutes /version and
-/cluster/status. PVE lists no config digests in bulk, so a guest's config is fetched when
-the guest is new, when what /cluster/resources shows of it (name, node, vCPUs, memory, boot
-disk, tags, template) changed, or when the cached copy is older than `config_ttl`; the
-digest PVE returns says whether anything changed at all.
+One fetch costs 1 request for /cluster/resources (nodes, guests and storages at once), 1 for
+/cluster/status (quorum and which nodes are members and online), 1 for /cluster/tasks (the
+recent tasks of every node, with their exit status), 1 per online node for
+/nodes/{node}/status, 1 per guest whose config may have changed, 1 per running guest with an
+agent when addresses are wanted, and every few minutes /version. PVE lists no config
+digests in bulk, so a guest's config is fetched when the guest is new, when what
+/cluster/resources shows of it (name, node, vCPUs, memory, boot disk, tags, template)
+changed, or when the cached copy is older than `config_ttl`; the digest PVE returns says
+whether anything changed at all.
 
 Units: PVE gives bytes everywhere except guest memory and balloon in configs (MiB) and disk
 sizes in configs ("32G", 1024-based); CPU usage is a fraction of the guest's or node's CPUs
@@ -35,7 +37,7 @@ from typing import Any, Literal
 import requests
 from proxmoxer import ProxmoxAPI, ResourceException
 
-from cockpit.model import Disk, Guest, Host, Resources
+from cockpit.model import Disk, Guest, Host, PveCluster, PveTask, Resources
 from cockpit.secret import Secret
 from cockpit.sources.health import ReadOnlyError, SourceError
 from cockpit.units import parse_pve_size
@@ -72,12 +74,15 @@ class ProxmoxError(SourceError):
 
 @dataclass(frozen=True, slots=True)
 class ProxmoxState:
-    """One fetch: every node as a Host, every VM and container as a Guest."""
+    """One fetch: every node as a Host, every VM and container as a Guest, the cluster's
+    quorum and the recent tasks (newest first)."""
 
     hosts: tuple[Host, ...]
     guests: tuple[Guest, ...]
     cluster: str  # the cluster's name; "" for a standalone node
     version: str  # PVE's version, e.g. "9.0.10"
+    pve_cluster: PveCluster | None = None  # None when /cluster/status could not be read
+    tasks: tuple[PveTask, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,6 +301,39 @@ def parse_cluster_status(data: Any) -> ClusterStatus:
         elif item.get("type") == "node":
             nodes.append((str(item["name"]), _bool(item.get("online"))))
     return ClusterStatus(name, quorate, tuple(nodes))
+
+
+def pve_cluster(status: ClusterStatus) -> PveCluster:
+    """The model's view of /cluster/status: quorate is None for a node in no cluster (its
+    status lists only itself, with no "cluster" entry)."""
+    return PveCluster(
+        name=status.name,
+        quorate=status.quorate,
+        nodes_online=sum(1 for _, online in status.nodes if online),
+        nodes_total=len(status.nodes),
+    )
+
+
+def parse_cluster_tasks(data: Any) -> tuple[PveTask, ...]:
+    """/cluster/tasks: the recent tasks of every node. A finished task carries its exit
+    status in `status` ("OK", "WARNINGS: n" or the error) and an endtime; a running one has
+    neither. Newest first, as PVE lists them."""
+    out = []
+    for item in _list(data, "/cluster/tasks"):
+        task = parse_task_status(item)
+        out.append(
+            PveTask(
+                upid=task.upid,
+                node=task.node,
+                type=task.type,
+                id=task.id,
+                user=task.user,
+                status=task.exitstatus or "",
+                start=float(task.starttime),
+                end=None if task.endtime is None else float(task.endtime),
+            )
+        )
+    return tuple(sorted(out, key=lambda t: t.start, reverse=True))
 
 
 def parse_node_entry(item: Mapping[str, Any]) -> NodeEntry:
@@ -686,7 +724,7 @@ class ProxmoxSource:
         self._configs: dict[tuple[str, int], _Cached] = {}
         self._hosts: dict[str, Host] = {}
         self._kinds: dict[int, GuestKind] = {}
-        self._meta: tuple[str, str] | None = None  # (cluster, version)
+        self._meta: str | None = None  # PVE's version, asked for every meta_ttl seconds
         self._meta_at = 0.0
 
     def __repr__(self) -> str:
@@ -704,14 +742,24 @@ class ProxmoxSource:
     def fetch(self) -> ProxmoxState:
         """Every node and guest of the cluster, as one consistent-enough snapshot."""
         inventory = self._parse(parse_cluster_resources, self._get("cluster/resources"))
-        cluster, version = self._cluster_meta()
+        version = self._version()
+        status = self._cluster_status()
+        tasks = self._cluster_tasks()
         hosts = tuple(self._host(n, inventory.storage) for n in inventory.nodes)
         online = {h.name for h in hosts if h.online}
         guests = tuple(self._guest(g, g.node in online) for g in inventory.guests)
         self._kinds = {g.vmid: g.kind for g in inventory.guests}
         live = {(g.node, g.vmid) for g in inventory.guests}
         self._configs = {k: v for k, v in self._configs.items() if k in live}
-        return ProxmoxState(hosts, guests, cluster, version)
+        cluster = status.name if status is not None else ""
+        return ProxmoxState(
+            hosts,
+            guests,
+            cluster,
+            version,
+            pve_cluster(status) if status is not None else None,
+            tasks,
+        )
 
     def _host(self, entry: NodeEntry, storage: tuple[StorageEntry, ...]) -> Host:
         status = None
@@ -776,19 +824,29 @@ class ProxmoxSource:
         except (ValueError, TypeError, KeyError, AttributeError):
             return ()
 
-    def _cluster_meta(self) -> tuple[str, str]:
+    def _version(self) -> str:
         now = time.monotonic()
         if self._meta is not None and now - self._meta_at < self.meta_ttl:
             return self._meta
-        version = self._parse(parse_version, self._get("version"))
-        try:
-            cluster = self._parse(parse_cluster_status, self._get("cluster/status")).name
-        except ProxmoxError as exc:
-            if exc.status != 403:  # Sys.Audit on / is needed; the name is not worth failing
-                raise
-            cluster = ""
-        self._meta, self._meta_at = (cluster, version), now
+        self._meta, self._meta_at = self._parse(parse_version, self._get("version")), now
         return self._meta
+
+    def _cluster_status(self) -> ClusterStatus | None:
+        """Quorum and membership, read on every fetch: it is what changes in an outage."""
+        try:
+            return self._parse(parse_cluster_status, self._get("cluster/status"))
+        except ProxmoxError as exc:
+            if exc.status != 403:  # Sys.Audit on / is needed; quorum is not worth failing
+                raise
+            return None
+
+    def _cluster_tasks(self) -> tuple[PveTask, ...]:
+        try:
+            return self._parse(parse_cluster_tasks, self._get("cluster/tasks"))
+        except ProxmoxError as exc:
+            if exc.status is None:  # the connection itself failed: that is not optional
+                raise
+            return ()  # not allowed, or not served: the tasks are optional
 
     def guest_status(self, node: str, vmid: int, kind: GuestKind | None = None) -> GuestEntry:
         """One guest's live status (status/current)."""

@@ -43,6 +43,7 @@ import httpx
 import orjson
 
 from cockpit.model import Peer
+from cockpit.model import TailnetStatus as DaemonStatus
 from cockpit.sources.health import SourceError
 
 LOCALAPI_HOST = "local-tailscaled.sock"
@@ -86,6 +87,11 @@ class TailnetStatus:
     tailnet: str = ""  # CurrentTailnet.Name
     version: str = ""
     health: tuple[str, ...] = ()
+
+    @property
+    def daemon(self) -> DaemonStatus:
+        """What tailscaled says of itself, as the snapshot carries it."""
+        return DaemonStatus(self.backend_state, self.health, self.tailnet)
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +196,11 @@ def _peer(doc: Any, key: str, where: str, is_self: bool) -> Peer:
         exit_node=_flag(doc, "ExitNode", where) or _flag(doc, "ExitNodeOption", where),
         key_expiry=_time(_text(doc, "KeyExpiry", where)),
         node_key=public_key or (key if key.startswith("nodekey:") else ""),
+        # Hostnames repeat (every iPhone calls itself "localhost"): the stable ID does not.
+        id=_text(doc, "ID", where),
+        active=_flag(doc, "Active", where),
+        expired=_flag(doc, "Expired", where),
+        peer_relay=_text(doc, "PeerRelay", where),
     )
 
 
@@ -273,6 +284,8 @@ def parse_whois(doc: Any) -> WhoIs:
         exit_node="0.0.0.0/0" in allowed or "::/0" in allowed,
         key_expiry=_time(_text(node, "KeyExpiry", "Node")),
         node_key=_text(node, "Key", "Node"),
+        id=_text(node, "StableID", "Node"),
+        expired=_flag(node, "Expired", "Node"),
     )
     login = _text(user, "LoginName", "UserProfile")
     return WhoIs(peer, login, _text(user, "DisplayName", "UserProfile"))

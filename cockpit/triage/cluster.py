@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from cockpit.alloc.risks import Facts as RiskFacts
 from cockpit.alloc.risks import RULES as RISK_RULES
+from cockpit.alloc.risks import Facts as RiskFacts
 from cockpit.alloc.risks import Risk
 from cockpit.model import Pod
 from cockpit.triage.finding import Facts, Finding, ObjectRef, plural

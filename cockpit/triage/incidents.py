@@ -149,7 +149,7 @@ class _Causes:
             return self.guest.get(obj.id)
         if code in NODE_CODES:
             return self.behind_node(obj.name)
-        if code.startswith("PEER-") and code != "PEER-KEY-EXPIRED" or code == "TAILSCALE-HEALTH":
+        if code.startswith("PEER-") and code != "PEER-KEY-EXPIRED":
             for node, peer in self.f.links.node_peer.items():
                 if peer == obj.name:
                     cause = self.of_node(node) if code == "PEER-OFFLINE" else None
@@ -164,7 +164,7 @@ class _Causes:
                     cause = self.below_guest(vmid, guest.host if guest else None)
                     if cause is not None:
                         return cause
-            return self.tailscaled if code != "TAILSCALE-HEALTH" else None
+            return self.tailscaled
         if code == "PEER-KEY-EXPIRED":
             return self.tailscaled
         if obj.layer == "pod":
@@ -375,7 +375,8 @@ def _fixes(
             fixes.append(
                 Fix(
                     f"delete pod {x.obj.namespace}/{x.obj.name} stuck Terminating",
-                    f"kubectl -n {x.obj.namespace} delete pod {x.obj.name} --force --grace-period=0",
+                    f"kubectl -n {x.obj.namespace} delete pod {x.obj.name} "
+                    "--force --grace-period=0",
                     action=False,
                 )
             )

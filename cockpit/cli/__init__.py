@@ -12,6 +12,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from cockpit.cli.check import add_parser as add_check
+from cockpit.cli.check import cmd_check
 from cockpit.cli.common import EXIT_USAGE, CliError
 from cockpit.cli.live import cmd_demo, cmd_lab, cmd_report, cmd_ui
 from cockpit.cli.plans import cmd_labs, cmd_plan, cmd_whatif
@@ -114,6 +116,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--json", action="store_true", help="print JSON (schema cockpit.report/1)")
 
+    add_check(sub)
+
     from cockpit.cli.actions import add_commands
 
     add_commands(sub)  # drain, cordon, ... (one per action), resume, journal
@@ -127,6 +131,7 @@ COMMANDS = {
     "lab": cmd_lab,
     "report": cmd_report,
     "demo": cmd_demo,
+    "check": cmd_check,
 }
 
 

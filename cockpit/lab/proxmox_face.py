@@ -43,6 +43,7 @@ import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -1304,6 +1305,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def version_string(self) -> str:
         return self.server_version
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        # pveproxy's Date is the node's clock, which in the lab is the lab clock.
+        now = self.server.face.world.clock.now() if timestamp is None else timestamp
+        return formatdate(now, usegmt=True)
 
     timeout = IDLE_SECONDS
     server: _Server

@@ -37,6 +37,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
@@ -594,6 +595,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def address_string(self) -> str:
         return "local"  # unix-socket peers have no address
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        now = self.api.tailnet.world.clock.now() if timestamp is None else timestamp
+        return formatdate(now, usegmt=True)
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # a lab face serving tests stays quiet

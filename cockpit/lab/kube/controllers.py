@@ -17,6 +17,7 @@ import threading
 import time
 from typing import Any
 
+from cockpit.lab.kube.containers import ContainerControllers, ImageFault
 from cockpit.lab.kube.meta import (
     METRICS_EVERY,
     NOT_READY,
@@ -36,7 +37,7 @@ from cockpit.model import Pdb, UsageProfile
 from cockpit.sources.kube_parse import parse_pdb, parse_pod
 
 
-class Controllers(NodeControllers, WorkloadControllers, ServiceControllers):
+class Controllers(NodeControllers, WorkloadControllers, ServiceControllers, ContainerControllers):
     def __init__(self, store: Store, world: World) -> None:
         self.store = store
         self.world = world
@@ -48,6 +49,8 @@ class Controllers(NodeControllers, WorkloadControllers, ServiceControllers):
         self.pod_ip_next = 10
         self.last_metrics = 0.0
         self.metrics_enabled = True
+        self.image_faults: dict[str, ImageFault] = {}
+        self._event_names: dict[tuple[str, str, str], str] = {}  # (uid, reason, message) -> name
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._indexes: dict[tuple[str, str], tuple[int, dict]] = {}
@@ -82,6 +85,7 @@ class Controllers(NodeControllers, WorkloadControllers, ServiceControllers):
             self.node_lifecycle(now)
             self.taint_eviction(now)
             self.kubelets(now)
+            self.container_runtime(now)
             self.deployments(now)
             self.replicasets(now)
             self.statefulsets(now)

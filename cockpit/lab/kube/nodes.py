@@ -105,7 +105,7 @@ class NodeControllers(ControllerState):
                     self.event(
                         pod,
                         "Normal",
-                        "TaintManagerEviction",
+                        "TaintManagerEviction",  # from taint-eviction-controller
                         f"Marking for deletion Pod {key_of(pod)[0]}/{key_of(pod)[1]}",
                         now,
                     )
@@ -126,8 +126,15 @@ class NodeControllers(ControllerState):
                 since = parse_time(pod["metadata"]["deletionTimestamp"]) or now
                 grace = pod["metadata"].get("deletionGracePeriodSeconds", 30)
                 if now - since >= min(grace, POD_STOP):
+                    for c in pod["spec"].get("containers", []):
+                        self.event(pod, "Normal", "Killing", f"Stopping container {c['name']}",
+                                   now, host=node)  # fmt: skip
                     self.store.delete(PODS, key_of(pod))
                 continue
+            if pod.get("status", {}).get("phase") in ("Failed", "Succeeded"):
+                continue
+            if self.owned_by_runtime(pod):
+                continue  # crash-looping or failing to pull: the runtime's loop has it
             if pod.get("status", {}).get("phase") == "Pending" or not is_ready(pod):
                 scheduled = condition(pod, "PodScheduled")
                 since = parse_time(scheduled.get("lastTransitionTime")) if scheduled else now
@@ -167,6 +174,30 @@ class NodeControllers(ControllerState):
             }
             for c in pod["spec"].get("containers", [])
         ]
-        for kind in ("Initialized", "ContainersReady", "Ready"):
-            set_condition(pod, kind, "True", "", "", now)
+        specs = {c["name"]: c for c in pod["spec"].get("containers", [])}
+        for cs in status["containerStatuses"]:
+            crashed = self.crashed_at_start(pod, specs[cs["name"]], now)
+            if crashed is not None:
+                cs.update(crashed)
+        ready = all(cs["ready"] for cs in status["containerStatuses"])
+        set_condition(pod, "Initialized", "True", "", "", now)
+        for kind in ("ContainersReady", "Ready"):
+            set_condition(
+                pod,
+                kind,
+                "True" if ready else "False",
+                "" if ready else "ContainersNotReady",
+                "",
+                now,
+            )
         self.store.update(PODS, pod)
+        host = pod["spec"]["nodeName"]
+        if not previous:  # a first start pulls; a node coming back finds its images
+            for c in pod["spec"].get("containers", []):
+                image = c.get("image", "")
+                self.event(pod, "Normal", "Pulling", f'Pulling image "{image}"', now, host=host)
+                self.event(pod, "Normal", "Pulled", f'Successfully pulled image "{image}"', now,
+                           host=host)  # fmt: skip
+        for c in pod["spec"].get("containers", []):
+            self.event(pod, "Normal", "Created", f"Created container {c['name']}", now, host=host)
+            self.event(pod, "Normal", "Started", f"Started container {c['name']}", now, host=host)

@@ -160,6 +160,11 @@ class KubeApi:
         """A cluster without metrics-server: the group is simply not there."""
         self.hidden_groups.add("metrics.k8s.io")
 
+    def _metrics_up(self) -> bool:
+        if "metrics.k8s.io" in self.hidden_groups or self.controllers is None:
+            return True  # hidden groups answer 404 further on
+        return bool(self.controllers.metrics_backend_up())
+
     def _served(self) -> list[Resource]:
         return [r for r in RESOURCES if r.group not in self.hidden_groups]
 
@@ -204,10 +209,21 @@ class KubeApi:
         else:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         if not rest:
+            if group == "metrics.k8s.io" and not self._metrics_up():
+                raise ApiError(
+                    503,
+                    "ServiceUnavailable",
+                    "the server is currently unable to handle the request",
+                )
             return Response(body=self._resource_list(group, version))
         namespace = None
         if rest[0] == "namespaces" and len(rest) >= 3:
             namespace, rest = rest[1], rest[2:]
+        if group == "metrics.k8s.io" and not self._metrics_up():
+            # An aggregated API whose backend is down: the apiserver's own 503.
+            raise ApiError(
+                503, "ServiceUnavailable", "the server is currently unable to handle the request"
+            )
         resource = BY_PATH.get((group, version, rest[0]))
         if resource is None or group in self.hidden_groups:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")

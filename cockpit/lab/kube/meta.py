@@ -204,6 +204,12 @@ class ControllerState:
     def owned_by_runtime(self, pod: dict) -> bool:
         raise NotImplementedError
 
+    def _parsed(self, pod: dict) -> Any:
+        raise NotImplementedError
+
+    def usage_of(self, pod: Any, now: float) -> Any:
+        raise NotImplementedError
+
     def crashed_at_start(self, pod: dict, container: dict, now: float) -> dict | None:
         raise NotImplementedError
 

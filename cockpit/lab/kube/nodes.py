@@ -3,6 +3,8 @@ when the machine under them stops or starts."""
 
 from __future__ import annotations
 
+import uuid
+
 from cockpit.lab.kube.meta import (
     NODE_BOOT,
     NODE_GRACE,
@@ -46,14 +48,34 @@ class NodeControllers(ControllerState):
 
     def _set_node_ready(self, name: str, now: float) -> None:
         node = self.store.get(NODES, ("", name))
+        was = condition(node, "Ready") or {}
         set_condition(node, "Ready", "True", "KubeletReady", "kubelet is posting ready status", now)
+        for kind, reason in (
+            ("MemoryPressure", "KubeletHasSufficientMemory"),
+            ("DiskPressure", "KubeletHasNoDiskPressure"),
+            ("PIDPressure", "KubeletHasSufficientPID"),
+        ):
+            if (condition(node, kind) or {}).get("status") == "Unknown":
+                set_condition(node, kind, "False", reason, "", now)
         taints = [
             t for t in node["spec"].get("taints") or [] if t["key"] not in (UNREACHABLE, NOT_READY)
         ]
         node["spec"]["taints"] = taints
         if not taints:
             node["spec"].pop("taints")
-        self.store.update(NODES, node)
+        node = self.store.update(NODES, node)
+        if was.get("status") == "Unknown":
+            # The machine came back: the kubelet sees a new boot id.
+            boot = uuid.uuid5(uuid.NAMESPACE_URL, f"boot/{name}/{int(now)}")
+            self.event(node, "Normal", "Starting", "Starting kubelet.", now, host=name)
+            self.event(
+                node,
+                "Warning",
+                "Rebooted",
+                f"Node {name} has been rebooted, boot id: {boot}",
+                now,
+                host=name,
+            )
         self.event(node, "Normal", "NodeReady", f"Node {name} status is now: NodeReady", now)
 
     def _set_node_unknown(self, name: str, now: float) -> None:
@@ -127,8 +149,14 @@ class NodeControllers(ControllerState):
                 grace = pod["metadata"].get("deletionGracePeriodSeconds", 30)
                 if now - since >= min(grace, POD_STOP):
                     for c in pod["spec"].get("containers", []):
-                        self.event(pod, "Normal", "Killing", f"Stopping container {c['name']}",
-                                   now, host=node)  # fmt: skip
+                        self.event(
+                            pod,
+                            "Normal",
+                            "Killing",
+                            f"Stopping container {c['name']}",
+                            now,
+                            host=node,
+                        )
                     self.store.delete(PODS, key_of(pod))
                 continue
             if pod.get("status", {}).get("phase") in ("Failed", "Succeeded"):
@@ -168,7 +196,9 @@ class NodeControllers(ControllerState):
                 "imageID": "",
                 "ready": True,
                 "started": True,
-                "restartCount": previous.get(c["name"], {}).get("restartCount", 0),
+                # A container that was running before its node went away restarts.
+                "restartCount": previous.get(c["name"], {}).get("restartCount", 0)
+                + (1 if "running" in previous.get(c["name"], {}).get("state", {}) else 0),
                 "state": {"running": {"startedAt": now_iso(now)}},
                 "containerID": "",
             }
@@ -196,8 +226,9 @@ class NodeControllers(ControllerState):
             for c in pod["spec"].get("containers", []):
                 image = c.get("image", "")
                 self.event(pod, "Normal", "Pulling", f'Pulling image "{image}"', now, host=host)
-                self.event(pod, "Normal", "Pulled", f'Successfully pulled image "{image}"', now,
-                           host=host)  # fmt: skip
+                self.event(
+                    pod, "Normal", "Pulled", f'Successfully pulled image "{image}"', now, host=host
+                )
         for c in pod["spec"].get("containers", []):
             self.event(pod, "Normal", "Created", f"Created container {c['name']}", now, host=host)
             self.event(pod, "Normal", "Started", f"Started container {c['name']}", now, host=host)

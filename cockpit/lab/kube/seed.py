@@ -16,7 +16,7 @@ from cockpit.lab.kube.objects import (
     workload_object,
 )
 from cockpit.lab.kube.store import Store
-from cockpit.model import Pod, Snapshot, Workload
+from cockpit.model import Hpa, Pod, Snapshot, Workload
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 # (kubernetes Service, kube-dns Service): k3s' service CIDR is 10.43.0.0/16, kubeadm's
@@ -64,6 +64,8 @@ def seed(
         _seed_pod(store, pod, owners, snap, start)
     for pdb in snap.pdbs:
         store.create("poddisruptionbudgets.policy", pdb_object(pdb))
+    for hpa in snap.hpas:
+        store.create("horizontalpodautoscalers.autoscaling", _hpa(hpa))
     store.create("services", _service("default", "kubernetes", {}, CLUSTER_IPS[distro][0], []))
     if ("Deployment", "kube-system", "coredns") in snap.workload_by_key:
         store.create("services", _kube_dns(CLUSTER_IPS[distro][1]))
@@ -145,6 +147,40 @@ def _seed_pod(store: Store, pod: Pod, owners: dict, snap: Snapshot, start: float
         if node is not None:
             meta["ownerReferences"] = [owner_ref(node, "Node", api_version="v1")]
     store.create("pods", obj)
+
+
+def _hpa(hpa: Hpa) -> dict:
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": hpa.name, "namespace": hpa.namespace},
+        "spec": {
+            "scaleTargetRef": {
+                "apiVersion": "apps/v1",
+                "kind": hpa.target_kind,
+                "name": hpa.target_name,
+            },
+            "minReplicas": hpa.min_replicas,
+            "maxReplicas": hpa.max_replicas,
+            "metrics": [
+                {
+                    "type": "Resource",
+                    "resource": {
+                        "name": m.resource,
+                        "target": {
+                            "type": "Utilization",
+                            "averageUtilization": m.target_utilization,
+                        },
+                    },
+                }
+                for m in hpa.metrics
+            ],
+        },
+        "status": {
+            "currentReplicas": hpa.current_replicas,
+            "desiredReplicas": hpa.desired_replicas,
+        },
+    }
 
 
 def _service(

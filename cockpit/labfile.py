@@ -9,7 +9,8 @@ A lab file has these tables (every one optional but `hosts`):
     [[nodes]]        Kubernetes nodes, each backed by a guest (vmid) or a host (bare metal)
     [priority_classes]  NAME = value, or NAME = { value, description, global_default }
     [[workloads]]    Deployments/StatefulSets/DaemonSets with their pod template, placement,
-                     PDB and planned normal/peak usage
+                     PDB, HPA (hpa = { min, max, cpu = %, memory = % }) and planned
+                     normal/peak usage
     [[peers]]        tailnet devices
     [thresholds]     verdict bands and alert levels (see cockpit.alloc.thresholds)
 
@@ -44,6 +45,8 @@ from cockpit.model import (
     Disk,
     Guest,
     Host,
+    Hpa,
+    HpaMetric,
     LabelSelector,
     Node,
     OwnerRef,
@@ -147,6 +150,7 @@ class _Draft:
     pods: list[Pod] = field(default_factory=list)
     pinned: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # pod key -> nodes
     pdbs: list[Pdb] = field(default_factory=list)
+    hpas: list[Hpa] = field(default_factory=list)
     peers: list[Peer] = field(default_factory=list)
     sites: dict[str, str] = field(default_factory=dict)
 
@@ -500,6 +504,9 @@ class _LabReader:
                 )
             )
             pdb.done()
+        hpa = t.sub("hpa")
+        if hpa is not None:
+            self.draft.hpas.append(self.read_hpa(hpa, kind, namespace, name, replicas))
         t.done()
         if kind == "StaticPod":
             # A kubelet manifest: one mirror pod per matching node, owned by the Node, and
@@ -544,6 +551,25 @@ class _LabReader:
         self.draft.workloads.append(
             Workload(kind, namespace, name, replicas, selector, labels=labels)
         )
+
+    def read_hpa(self, t: Table, kind: str, namespace: str, name: str, replicas: int) -> Hpa:
+        """hpa = { min = 3, max = 6, cpu = 70, memory = 80 }: an autoscaling/v2 HPA on the
+        workload with average-utilization targets, in percent of the requests."""
+        if kind not in ("Deployment", "StatefulSet"):
+            raise t.error(None, f"an HPA scales a Deployment or StatefulSet, not a {kind}")
+        low = t.int("min", replicas or 1)
+        high = t.int("max")
+        if high is None or high < low or low < 1:
+            raise t.error("max", f"is required and must be at least min ({low}, itself >= 1)")
+        metrics = tuple(
+            HpaMetric(resource, t.int(resource))
+            for resource in ("cpu", "memory")
+            if t.has(resource)
+        )
+        if not metrics:
+            raise t.error(None, "give a target: cpu = PERCENT and/or memory = PERCENT")
+        t.done()
+        return Hpa(namespace, name, kind, name, low, high, replicas, replicas, metrics)
 
     def add_pod(
         self,
@@ -679,6 +705,7 @@ class _LabReader:
             pods=pods,
             workloads=_with_ready(d.workloads, pods),
             pdbs=tuple(d.pdbs),
+            hpas=tuple(d.hpas),
             priority_classes=tuple(d.priority.values()),
             peers=tuple(d.peers),
             backing=dict(d.backing),

@@ -118,9 +118,13 @@ def _parser() -> argparse.ArgumentParser:
 
     add_check(sub)
 
+    from cockpit.cli import lab_control
     from cockpit.cli.actions import add_commands
 
     add_commands(sub)  # drain, cordon, ... (one per action), resume, journal
+    lab_control.add_commands(sub)  # labctl, drills
+    lab_control.add_drill_options(demo)
+    lab_control.add_drill_options(lab)
     return parser
 
 

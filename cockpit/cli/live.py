@@ -7,6 +7,7 @@ import argparse
 from typing import Any
 
 from cockpit.cli.common import CliError, dump_json, load_config, load_lab, print_renderable
+from cockpit.cli.lab_control import start_drill
 
 
 def cmd_lab(args: argparse.Namespace) -> int:
@@ -21,6 +22,9 @@ def cmd_lab(args: argparse.Namespace) -> int:
     running.start()
     try:
         print("\n".join(running.describe()), flush=True)
+        drill = start_drill(running, args)
+        if drill:
+            print(drill, flush=True)
         print(
             "Ctrl-C stops the lab."
             if args.duration is None
@@ -98,6 +102,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         raise CliError(f"--speed must be positive, got {args.speed}")
     running = RunningLab(load_lab(args.lab), args.speed).start()
     try:
+        start_drill(running, args)
         config = load_config(str(running.config_path), args.context)
         return _run_app(config, args.theme, getattr(args, "readonly", False))
     finally:

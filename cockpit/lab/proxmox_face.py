@@ -43,6 +43,7 @@ import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -67,6 +68,7 @@ ROOTFS_MAX = 100 * GiB  # the PVE installer's default root LV size (hdsize/4, at
 # RRD steps by timeframe, as pvestatd's RRAs keep them; 70 rows is what the API returns.
 RRD_STEPS = {"hour": 60, "day": 1800, "week": 10800, "month": 43200, "year": 604800}
 RRD_ROWS = 70
+CLUSTER_TASKS = 50  # how many recent tasks /cluster/tasks lists
 # How long tasks the world does not time itself take, in lab seconds.
 CLONE_SECONDS_BASE = 3.0
 CLONE_SECONDS_PER_GIB = 0.25
@@ -424,11 +426,9 @@ def guest_ips(world: World, g: Guest) -> tuple[str, ...]:
     """The guest's addresses: the lab's, else those of the Kubernetes node it backs."""
     if g.ips:
         return g.ips
-    backing = world.lab.snapshot.backing
-    for node in world.lab.snapshot.nodes:
-        b = backing.get(node.name)
-        if b is not None and b.vmid == g.vmid:
-            return tuple(addr for kind, addr in node.addresses if kind == "InternalIP")
+    for node, b in world.backing.items():
+        if b.vmid == g.vmid:
+            return world.node_ips.get(node, ())
     return ()
 
 
@@ -601,6 +601,8 @@ class ProxmoxFace:
             ("GET", r"/version", self._version),
             ("GET", r"/cluster/status", self._cluster_status),
             ("GET", r"/cluster/resources", self._cluster_resources),
+            ("GET", r"/cluster/tasks", self._cluster_tasks),
+            ("GET", r"/cluster/nextid", self._nextid),
             ("GET", r"/nodes", self._nodes),
             ("GET", node + r"/status", self._node_status),
             ("GET", node + r"/storage", self._storage),
@@ -889,6 +891,26 @@ class ProxmoxFace:
         ]
         tasks.sort(key=lambda t: -t.starttime)
         return [task_view(t, listing=True) for t in tasks[start : start + (limit or 50)]]
+
+    def _cluster_tasks(self, req: Request) -> Any:
+        """The cluster's recent tasks, newest first, running ones included (no status yet),
+        as pmxcfs keeps them for every node."""
+        req.params.check()
+        self.world.tick()
+        with self.world.lock:
+            tasks = sorted(self.world.tasks.values(), key=lambda t: -t.starttime)
+            return [task_view(t, listing=True) for t in tasks[:CLUSTER_TASKS]]
+
+    def _nextid(self, req: Request) -> Any:
+        wanted = req.params.integer("vmid", minimum=100)
+        req.params.check()
+        with self.world.lock:
+            taken = set(self.world.guests)
+        if wanted is not None:
+            if wanted in taken:
+                raise _bad_params({"vmid": f"VM {wanted} already exists"})
+            return str(wanted)
+        return str(next(n for n in range(100, 1_000_000_000) if n not in taken))
 
     def _task(self, req: Request) -> Task:
         upid = req.groups["upid"]
@@ -1304,6 +1326,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def version_string(self) -> str:
         return self.server_version
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        # pveproxy's Date is the node's clock, which in the lab is the lab clock.
+        now = self.server.face.world.clock.now() if timestamp is None else timestamp
+        return formatdate(now, usegmt=True)
 
     timeout = IDLE_SECONDS
     server: _Server

@@ -10,6 +10,8 @@ import tempfile
 from pathlib import Path
 
 from cockpit.lab.clock import LabClock
+from cockpit.lab.control import LabControl
+from cockpit.lab.control_server import ControlServer
 from cockpit.lab.kube.lab import KubeLab
 from cockpit.lab.proxmox_face import ApiToken, ProxmoxFace
 from cockpit.lab.tailscale_face import TailscaleFace
@@ -45,15 +47,23 @@ class RunningLab:
         )
         self.tailscale = TailscaleFace(self.world, self.dir / "tailscaled.sock")
         self.config_path = self.dir / "config.toml"
+        self.control = LabControl(self)
+        self.control_server = ControlServer(self.control)
+        self.control_file = self.dir / "lab-control.json"
 
     def start(self) -> RunningLab:
         self.kube.start(self.dir / "kubeconfig")
         self.proxmox.start()
         self.tailscale.start()
+        self.control.start()
+        self.control_server.start()
+        self.control_file = self.control_server.write(self.dir)
         self._write_config()
         return self
 
     def stop(self) -> None:
+        self.control_server.stop()
+        self.control.stop()
         self.tailscale.stop()
         self.proxmox.stop()
         self.kube.stop()
@@ -76,6 +86,8 @@ class RunningLab:
         secret_file.chmod(0o600)
         self.config_path.write_text(
             "# Written by `cockpit lab`: a cockpit config that reaches the running lab.\n"
+            f"# Lab control (cockpit labctl --config THIS_FILE): {self.control_file.name} "
+            "beside it.\n"
             "[kubernetes]\n"
             f'kubeconfig = "{self.kube.kubeconfig}"\n\n'
             "[proxmox]\n"
@@ -98,4 +110,6 @@ class RunningLab:
             f"{self.dir / 'pve.secret'}, CA {self.tls.ca_file}",
             f"tailscale  {self.tailscale.socket_path}   (LocalAPI; Host: local-tailscaled.sock)",
             f"config     {self.config_path}   (cockpit --config {self.config_path} report)",
+            f"control    {self.control_server.url}   (cockpit labctl --config "
+            f"{self.config_path} list; token in {self.control_file})",
         ]

@@ -37,6 +37,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
@@ -188,7 +189,8 @@ def _node(peer: Peer, started: float, self_relay: str) -> Node:
         ips=_tailscale_ips(peer),
         relay=peer.relay or self_relay,
         created=created,
-        key_expiry=created + 180 * 86400,  # the default key expiry
+        # The default key expiry, unless the world set one (a key about to expire).
+        key_expiry=_from_iso(peer.key_expiry) or created + 180 * 86400,
         offline_since=offline_since,
     )
 
@@ -259,12 +261,12 @@ class Tailnet:
         return {
             "Version": self.version,
             "TUN": True,
-            "BackendState": "Running",
+            "BackendState": self.world.backend_state,
             "HaveNodeKey": True,
             "AuthURL": "",
             "TailscaleIPs": list(me.ips),
             "Self": self.peer_status(me, now, is_self=True),
-            "Health": [],
+            "Health": self.health(me, others, now),
             "MagicDNSSuffix": self.suffix,
             "CurrentTailnet": {
                 "Name": self.tailnet_name,
@@ -276,6 +278,20 @@ class Tailnet:
             "User": {str(self.user_id): self.user_profile()},
             "ClientVersion": None,
         }
+
+    def health(self, me: Node, others: list[Node], now: float) -> list[str]:
+        """tailscaled's Health warnings: the world's, and the key-expiry warning tailscaled
+        raises for its own key in the last week before expiry."""
+        out = list(self.world.health)
+        left = me.key_expiry - now
+        if 0 < left < 7 * 86400:
+            out.append(
+                f"This machine's node key expires in {int(left // 86400)} days. "
+                "Re-authenticate to keep it on the tailnet."
+            )
+        elif left <= 0:
+            out.append("This machine's node key has expired. Re-authenticate.")
+        return out
 
     def user_profile(self) -> dict[str, Any]:
         return {"ID": self.user_id, "LoginName": self.login, "DisplayName": "Homelab Operator"}
@@ -315,6 +331,7 @@ class Tailnet:
             "InMagicSock": not is_self,
             "InEngine": busy,
             "KeyExpiry": rfc3339(node.key_expiry),
+            **({"Expired": True} if node.key_expiry <= now else {}),
         }
 
     # -- whois --------------------------------------------------------------------------------
@@ -594,6 +611,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def address_string(self) -> str:
         return "local"  # unix-socket peers have no address
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        now = self.api.tailnet.world.clock.now() if timestamp is None else timestamp
+        return formatdate(now, usegmt=True)
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # a lab face serving tests stays quiet

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 
 from cockpit.lab.clock import LabClock
 from cockpit.labfile import Lab
-from cockpit.model import Guest, Host, Peer
+from cockpit.model import Backing, Guest, Host, Peer
 
 # How long each kind of guest task takes, in lab seconds (what a small VM takes on PVE).
 TASK_SECONDS = {"start": 4.0, "shutdown": 12.0, "stop": 1.5, "reboot": 16.0}
@@ -31,6 +31,20 @@ TASK_TYPES = {
     ("lxc", "stop"): "vzstop",
     ("lxc", "reboot"): "vzreboot",
 }
+
+
+# A guest's OS takes this long to come back after a reboot (firmware, kernel, k3s agent).
+GUEST_BOOT_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class PeerFault:
+    """What the tailnet does to a peer whose machine keeps running: cut off (a firewall, a
+    dead uplink), relayed through DERP only, or its node key expiring at a lab time."""
+
+    cut: bool = False
+    relayed: bool = False
+    key_expiry: float | None = None
 
 
 class WorldError(Exception):
@@ -74,6 +88,17 @@ class World:
         self.shutdown_seconds: dict[int, float] = {}  # per-guest override (a slow guest)
         self.listeners: list[Callable[[], None]] = []
         self._pid = 4000
+        # What changes as the lab runs (machines joined, peers cut), beside the plan.
+        self.backing: dict[str, Backing] = dict(snap.backing)
+        self.node_ips: dict[str, tuple[str, ...]] = {
+            n.name: tuple(addr for kind, addr in n.addresses if kind == "InternalIP")
+            for n in snap.nodes
+        }
+        self.peer_list: list[Peer] = list(snap.peers)
+        self.peer_faults: dict[str, PeerFault] = {}  # hostname -> what is wrong with it
+        self.rebooting: dict[int, float] = {}  # vmid -> lab time its OS is back up
+        self.backend_state = "Running"  # tailscaled's own state on the cockpit's machine
+        self.health: list[str] = []  # tailscaled's Health warnings
         self._peer_online_last = {p.hostname: self._peer_up(p) for p in snap.peers}
 
     # --- queries ---------------------------------------------------------------------
@@ -89,26 +114,40 @@ class World:
     def backing_up(self, node: str) -> bool:
         """Whether the machine under a Kubernetes node is running. A guest is found by vmid,
         wherever it runs now: a migrated VM takes its node along to the new host."""
-        backing = self.lab.snapshot.backing.get(node)
-        if backing is None:
-            return True
         with self.lock:
+            backing = self.backing.get(node)
+            if backing is None:
+                return True
             if backing.vmid is None:
                 return self.hosts[backing.host].online
             guest = self.guests.get(backing.vmid)
+            if guest is not None and self.rebooting.get(guest.vmid, 0.0) > self.clock.now():
+                return False  # PVE says running; the OS inside is still booting
             return guest is not None and guest.running and self.hosts[guest.host].online
 
     def peers(self) -> list[Peer]:
         with self.lock:
             self._refresh_peers()
-            return [
-                replace(
-                    p, online=self._peer_up(p), last_seen=_iso(self.offline_since.get(p.hostname))
-                )
-                for p in self.lab.snapshot.peers
-            ]
+            return [self._peer_view(p) for p in self.peer_list]
+
+    def _peer_view(self, p: Peer) -> Peer:
+        fault = self.peer_faults.get(p.hostname, PeerFault())
+        out = replace(
+            p, online=self._peer_up(p), last_seen=_iso(self.offline_since.get(p.hostname))
+        )
+        if fault.relayed:
+            out = replace(out, cur_addr="")
+        if fault.key_expiry is not None:
+            expired = fault.key_expiry <= self.clock.now()
+            out = replace(out, key_expiry=_iso(fault.key_expiry), expired=expired)
+        return out
 
     def _peer_up(self, peer: Peer) -> bool:
+        fault = self.peer_faults.get(peer.hostname)
+        if fault is not None and (
+            fault.cut or (fault.key_expiry is not None and fault.key_expiry <= self.clock.now())
+        ):
+            return False  # the machine runs; the tailnet cannot reach it
         node = self._node_with_ip(peer.ips)
         if node is not None:
             return self.backing_up(node)
@@ -120,14 +159,14 @@ class World:
         return peer.online
 
     def _node_with_ip(self, ips: tuple[str, ...]) -> str | None:
-        for node in self.lab.snapshot.nodes:
-            if any(addr in ips for _, addr in node.addresses):
-                return node.name
+        for node, addresses in self.node_ips.items():
+            if any(addr in ips for addr in addresses):
+                return node
         return None
 
     def _refresh_peers(self) -> None:
         now = self.clock.now()
-        for peer in self.lab.snapshot.peers:
+        for peer in self.peer_list:
             up = self._peer_up(peer)
             if self._peer_online_last.get(peer.hostname, True) and not up:
                 self.offline_since[peer.hostname] = now
@@ -156,7 +195,34 @@ class World:
                     self.started_at[vmid] = now
             if on:
                 self.host_started_at[name] = now
+                if host.proxmox:
+                    # PVE starts its onboot guests in one "startall" task at boot.
+                    self.start_task(name, "startall", "", "root@pam", 2.0, None)
             self._refresh_peers()
+        self.notify()
+
+    def set_peer_fault(self, hostname: str, **change: object) -> None:
+        """Cut a peer off, relay it, or expire its key (see PeerFault); the machine runs on."""
+        with self.lock:
+            if not any(p.hostname == hostname for p in self.peer_list):
+                names = ", ".join(p.hostname for p in self.peer_list)
+                raise WorldError(404, f"no tailnet peer named {hostname!r} (peers: {names})")
+            current = self.peer_faults.get(hostname, PeerFault())
+            self.peer_faults[hostname] = replace(current, **change)  # type: ignore[arg-type]
+            self._refresh_peers()
+        self.notify()
+
+    def add_bare_metal(self, host: Host, node: str, ips: tuple[str, ...], peer: Peer) -> None:
+        """A machine plugged in: a host that backs a Kubernetes node and is a tailnet peer."""
+        with self.lock:
+            if host.name in self.hosts:
+                raise WorldError(409, f"a machine named {host.name!r} is already in the lab")
+            self.hosts[host.name] = host
+            self.host_started_at[host.name] = self.clock.now()
+            self.backing[node] = Backing(host.name)
+            self.node_ips[node] = ips
+            self.peer_list.append(peer)
+            self._peer_online_last[peer.hostname] = True
         self.notify()
 
     def guest_action(
@@ -181,6 +247,9 @@ class World:
             duration = TASK_SECONDS[action]
             if action in ("shutdown", "reboot"):
                 duration = self.shutdown_seconds.get(vmid, duration)
+            if action == "reboot":
+                # The OS goes down at once and is back a boot after the task ends.
+                self.rebooting[vmid] = self.clock.now() + duration + GUEST_BOOT_SECONDS
             effect = self._effect(vmid, action, duration, timeout, force_stop)
             if timeout is not None:
                 duration = min(duration, timeout + TASK_SECONDS["stop"])

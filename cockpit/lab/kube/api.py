@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from cockpit.lab.kube import logs as kube_logs
 from cockpit.lab.kube import tables as kube_tables
 from cockpit.lab.kube.store import ApiError, Key, Store, not_found
 from cockpit.lab.patch import PatchError, json_patch, merge_patch
@@ -57,7 +58,7 @@ READ = ("get", "list", "watch")
 RESOURCES = (
     Resource("", "v1", "namespaces", "Namespace", False, ("ns",)),
     Resource("", "v1", "nodes", "Node", False, ("no",), subresources=("status",)),
-    Resource("", "v1", "pods", "Pod", True, ("po",), subresources=("eviction", "status")),
+    Resource("", "v1", "pods", "Pod", True, ("po",), subresources=("eviction", "status", "log")),
     Resource("", "v1", "events", "Event", True, ("ev",)),
     Resource("", "v1", "services", "Service", True, ("svc",)),
     Resource("", "v1", "endpoints", "Endpoints", True, ("ep",)),
@@ -159,6 +160,11 @@ class KubeApi:
         """A cluster without metrics-server: the group is simply not there."""
         self.hidden_groups.add("metrics.k8s.io")
 
+    def _metrics_up(self) -> bool:
+        if "metrics.k8s.io" in self.hidden_groups or self.controllers is None:
+            return True  # hidden groups answer 404 further on
+        return bool(self.controllers.metrics_backend_up())
+
     def _served(self) -> list[Resource]:
         return [r for r in RESOURCES if r.group not in self.hidden_groups]
 
@@ -203,10 +209,21 @@ class KubeApi:
         else:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         if not rest:
+            if group == "metrics.k8s.io" and not self._metrics_up():
+                raise ApiError(
+                    503,
+                    "ServiceUnavailable",
+                    "the server is currently unable to handle the request",
+                )
             return Response(body=self._resource_list(group, version))
         namespace = None
         if rest[0] == "namespaces" and len(rest) >= 3:
             namespace, rest = rest[1], rest[2:]
+        if group == "metrics.k8s.io" and not self._metrics_up():
+            # An aggregated API whose backend is down: the apiserver's own 503.
+            raise ApiError(
+                503, "ServiceUnavailable", "the server is currently unable to handle the request"
+            )
         resource = BY_PATH.get((group, version, rest[0]))
         if resource is None or group in self.hidden_groups:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
@@ -274,9 +291,11 @@ class KubeApi:
             )
             for sub in r.subresources:
                 kind = {"scale": "Scale", "eviction": "Eviction"}.get(sub, r.kind)
-                verbs = {"eviction": ["create"], "scale": ["get", "patch", "update"]}.get(
-                    sub, ["get", "patch", "update"]
-                )
+                verbs = {
+                    "eviction": ["create"],
+                    "log": ["get"],
+                    "scale": ["get", "patch", "update"],
+                }.get(sub, ["get", "patch", "update"])
                 listed.append(
                     {
                         "name": f"{r.plural}/{sub}",
@@ -308,6 +327,10 @@ class KubeApi:
             if req.method != "POST":
                 raise ApiError(405, "MethodNotAllowed", "eviction only accepts POST")
             return self._evict(req, key)
+        if sub == "log" and r.plural == "pods":
+            if req.method != "GET":
+                raise ApiError(405, "MethodNotAllowed", "log only accepts GET")
+            return self._log(req, key)
         if r.readonly and req.method != "GET":
             raise ApiError(405, "MethodNotAllowed", f"{r.plural} is read-only")
         if name is None:
@@ -560,6 +583,80 @@ class KubeApi:
             else:
                 obj["spec"]["replicas"] = replicas
         return Response(body=_scale_of(r, obj))
+
+    def _log(self, req: Request, key: Key) -> Response:
+        """pods/{name}/log: container, previous, follow, tailLines, sinceSeconds,
+        timestamps, limitBytes, answered as the apiserver relays the kubelet."""
+        pod = self.store.get("pods", key)
+        containers = [c["name"] for c in pod.get("spec", {}).get("containers", [])]
+        container = req.query.get("container")
+        if not container:
+            if len(containers) != 1:
+                raise ApiError(
+                    400,
+                    "BadRequest",
+                    f"a container name must be specified for pod {key[1]}, choose one of: "
+                    f"[{' '.join(containers)}]",
+                )
+            container = containers[0]
+        node = pod.get("spec", {}).get("nodeName")
+        if self.controllers is not None and node and not self.controllers.kubelet_reachable(node):
+            ip = next(
+                (
+                    a["address"]
+                    for a in (self.store.find("nodes", ("", node)) or {})
+                    .get("status", {})
+                    .get("addresses", [])
+                    if a.get("type") == "InternalIP"
+                ),
+                node,
+            )
+            raise ApiError(
+                500,
+                "InternalError",
+                f'Get "https://{ip}:10250/containerLogs/{key[0]}/{key[1]}/{container}": '
+                f"dial tcp {ip}:10250: connect: no route to host",
+            )
+        previous = req.query.get("previous") in ("true", "1")
+        timestamps = req.query.get("timestamps") in ("true", "1")
+        tail = int(req.query["tailLines"]) if req.query.get("tailLines", "").isdigit() else None
+        since = req.query.get("sinceSeconds", "")
+        spec = next(c for c in pod["spec"]["containers"] if c["name"] == container)
+        ending = self.controllers.log_tail(pod, spec) if self.controllers is not None else ()
+        now = self.now()
+        lines = kube_logs.container_log(pod, container, previous, now, ending)
+        if since.isdigit():
+            lines = [(ts, t) for ts, t in lines if ts >= now - int(since)]
+        if tail is not None:
+            lines = lines[-tail:] if tail else []
+        text = "".join(kube_logs.render(lines, timestamps))
+        if req.query.get("limitBytes", "").isdigit():
+            text = text[: int(req.query["limitBytes"])]
+        if req.query.get("follow") not in ("true", "1") or previous:
+            return Response(body=text, content_type="text/plain")
+        last = lines[-1][0] if lines else now
+
+        def follow() -> Iterator[bytes]:
+            nonlocal last
+            yield text.encode()
+            while True:
+                time.sleep(0.2)
+                try:
+                    current = self.store.get("pods", key)
+                except ApiError:
+                    return  # the pod is gone: kubectl's stream ends
+                try:
+                    fresh = kube_logs.container_log(current, container, False, self.now())
+                except ApiError:
+                    return  # the container stopped
+                new = [(ts, t) for ts, t in fresh if ts > last]
+                if new:
+                    last = new[-1][0]
+                    yield "".join(kube_logs.render(new, timestamps)).encode()
+                else:
+                    yield b""
+
+        return Response(200, follow(), content_type="text/plain")
 
     def _evict(self, req: Request, key: Key) -> Response:
         if self.controllers is None:

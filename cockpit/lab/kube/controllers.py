@@ -17,6 +17,8 @@ import threading
 import time
 from typing import Any
 
+from cockpit.lab.kube.autoscaling import AutoscalingControllers
+from cockpit.lab.kube.containers import ContainerControllers, ImageFault
 from cockpit.lab.kube.meta import (
     METRICS_EVERY,
     NOT_READY,
@@ -36,7 +38,13 @@ from cockpit.model import Pdb, UsageProfile
 from cockpit.sources.kube_parse import parse_pdb, parse_pod
 
 
-class Controllers(NodeControllers, WorkloadControllers, ServiceControllers):
+class Controllers(
+    NodeControllers,
+    WorkloadControllers,
+    ServiceControllers,
+    ContainerControllers,
+    AutoscalingControllers,
+):
     def __init__(self, store: Store, world: World) -> None:
         self.store = store
         self.world = world
@@ -48,6 +56,9 @@ class Controllers(NodeControllers, WorkloadControllers, ServiceControllers):
         self.pod_ip_next = 10
         self.last_metrics = 0.0
         self.metrics_enabled = True
+        self.hpa_scaling = False  # see cockpit.lab.kube.autoscaling
+        self.image_faults: dict[str, ImageFault] = {}
+        self._event_names: dict[tuple[str, str, str], str] = {}  # (uid, reason, message) -> name
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._indexes: dict[tuple[str, str], tuple[int, dict]] = {}
@@ -82,6 +93,7 @@ class Controllers(NodeControllers, WorkloadControllers, ServiceControllers):
             self.node_lifecycle(now)
             self.taint_eviction(now)
             self.kubelets(now)
+            self.container_runtime(now)
             self.deployments(now)
             self.replicasets(now)
             self.statefulsets(now)
@@ -89,8 +101,10 @@ class Controllers(NodeControllers, WorkloadControllers, ServiceControllers):
             self.schedule(now)
             self.disruption(now)
             self.endpoints()
-            if self.metrics_enabled and now - self.last_metrics >= METRICS_EVERY:
-                self.metrics(now)
+            if now - self.last_metrics >= METRICS_EVERY:
+                if self.metrics_backend_up():
+                    self.metrics(now)
+                self.autoscalers(now)
                 self.last_metrics = now
 
     # --- admission and deletion (called by the API) ----------------------------------

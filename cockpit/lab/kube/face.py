@@ -8,6 +8,7 @@ import http.server
 import socket
 import threading
 from collections.abc import Iterator
+from email.utils import formatdate
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
@@ -30,6 +31,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:
         pass  # the lab is quiet; tests read state, not access logs
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        # The Date header tells the lab clock: clients measure ages against the server.
+        return formatdate(self.server.api.now() if timestamp is None else timestamp, usegmt=True)
 
     def _serve(self) -> None:
         url = urlsplit(self.path)
@@ -68,7 +73,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _stream(self, resp: Response) -> None:
         self.send_response(resp.status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", resp.content_type)
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         self.close_connection = True

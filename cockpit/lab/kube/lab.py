@@ -20,7 +20,7 @@ class KubeLab:
         self.controllers.metrics_enabled = metrics
         self.api = KubeApi(self.store, world.clock.now, self.controllers)
         self.face = KubeFace(self.api)
-        seed(self.store, self.controllers, world.lab.snapshot, world.clock.now())
+        seed(self.store, self.controllers, world.lab.snapshot, world.clock.now(), world.lab.distro)
         if not metrics:
             self.api.disable_metrics()
 

@@ -196,7 +196,21 @@ class ControllerState:
     def _pdb(self, pdb: dict) -> Pdb:
         raise NotImplementedError
 
-    def event(self, obj: dict, kind: str, reason: str, message: str, now: float) -> None:
+    def event(
+        self, obj: dict, kind: str, reason: str, message: str, now: float, host: str = ""
+    ) -> None:
+        raise NotImplementedError
+
+    def owned_by_runtime(self, pod: dict) -> bool:
+        raise NotImplementedError
+
+    def _parsed(self, pod: dict) -> Any:
+        raise NotImplementedError
+
+    def usage_of(self, pod: Any, now: float) -> Any:
+        raise NotImplementedError
+
+    def crashed_at_start(self, pod: dict, container: dict, now: float) -> dict | None:
         raise NotImplementedError
 
     def _index(self, resource: str, name: str, keys: Any) -> dict:

@@ -3,6 +3,8 @@ when the machine under them stops or starts."""
 
 from __future__ import annotations
 
+import uuid
+
 from cockpit.lab.kube.meta import (
     NODE_BOOT,
     NODE_GRACE,
@@ -46,14 +48,34 @@ class NodeControllers(ControllerState):
 
     def _set_node_ready(self, name: str, now: float) -> None:
         node = self.store.get(NODES, ("", name))
+        was = condition(node, "Ready") or {}
         set_condition(node, "Ready", "True", "KubeletReady", "kubelet is posting ready status", now)
+        for kind, reason in (
+            ("MemoryPressure", "KubeletHasSufficientMemory"),
+            ("DiskPressure", "KubeletHasNoDiskPressure"),
+            ("PIDPressure", "KubeletHasSufficientPID"),
+        ):
+            if (condition(node, kind) or {}).get("status") == "Unknown":
+                set_condition(node, kind, "False", reason, "", now)
         taints = [
             t for t in node["spec"].get("taints") or [] if t["key"] not in (UNREACHABLE, NOT_READY)
         ]
         node["spec"]["taints"] = taints
         if not taints:
             node["spec"].pop("taints")
-        self.store.update(NODES, node)
+        node = self.store.update(NODES, node)
+        if was.get("status") == "Unknown":
+            # The machine came back: the kubelet sees a new boot id.
+            boot = uuid.uuid5(uuid.NAMESPACE_URL, f"boot/{name}/{int(now)}")
+            self.event(node, "Normal", "Starting", "Starting kubelet.", now, host=name)
+            self.event(
+                node,
+                "Warning",
+                "Rebooted",
+                f"Node {name} has been rebooted, boot id: {boot}",
+                now,
+                host=name,
+            )
         self.event(node, "Normal", "NodeReady", f"Node {name} status is now: NodeReady", now)
 
     def _set_node_unknown(self, name: str, now: float) -> None:
@@ -105,7 +127,7 @@ class NodeControllers(ControllerState):
                     self.event(
                         pod,
                         "Normal",
-                        "TaintManagerEviction",
+                        "TaintManagerEviction",  # from taint-eviction-controller
                         f"Marking for deletion Pod {key_of(pod)[0]}/{key_of(pod)[1]}",
                         now,
                     )
@@ -126,8 +148,21 @@ class NodeControllers(ControllerState):
                 since = parse_time(pod["metadata"]["deletionTimestamp"]) or now
                 grace = pod["metadata"].get("deletionGracePeriodSeconds", 30)
                 if now - since >= min(grace, POD_STOP):
+                    for c in pod["spec"].get("containers", []):
+                        self.event(
+                            pod,
+                            "Normal",
+                            "Killing",
+                            f"Stopping container {c['name']}",
+                            now,
+                            host=node,
+                        )
                     self.store.delete(PODS, key_of(pod))
                 continue
+            if pod.get("status", {}).get("phase") in ("Failed", "Succeeded"):
+                continue
+            if self.owned_by_runtime(pod):
+                continue  # crash-looping or failing to pull: the runtime's loop has it
             if pod.get("status", {}).get("phase") == "Pending" or not is_ready(pod):
                 scheduled = condition(pod, "PodScheduled")
                 since = parse_time(scheduled.get("lastTransitionTime")) if scheduled else now
@@ -161,12 +196,39 @@ class NodeControllers(ControllerState):
                 "imageID": "",
                 "ready": True,
                 "started": True,
-                "restartCount": previous.get(c["name"], {}).get("restartCount", 0),
+                # A container that was running before its node went away restarts.
+                "restartCount": previous.get(c["name"], {}).get("restartCount", 0)
+                + (1 if "running" in previous.get(c["name"], {}).get("state", {}) else 0),
                 "state": {"running": {"startedAt": now_iso(now)}},
                 "containerID": "",
             }
             for c in pod["spec"].get("containers", [])
         ]
-        for kind in ("Initialized", "ContainersReady", "Ready"):
-            set_condition(pod, kind, "True", "", "", now)
+        specs = {c["name"]: c for c in pod["spec"].get("containers", [])}
+        for cs in status["containerStatuses"]:
+            crashed = self.crashed_at_start(pod, specs[cs["name"]], now)
+            if crashed is not None:
+                cs.update(crashed)
+        ready = all(cs["ready"] for cs in status["containerStatuses"])
+        set_condition(pod, "Initialized", "True", "", "", now)
+        for kind in ("ContainersReady", "Ready"):
+            set_condition(
+                pod,
+                kind,
+                "True" if ready else "False",
+                "" if ready else "ContainersNotReady",
+                "",
+                now,
+            )
         self.store.update(PODS, pod)
+        host = pod["spec"]["nodeName"]
+        if not previous:  # a first start pulls; a node coming back finds its images
+            for c in pod["spec"].get("containers", []):
+                image = c.get("image", "")
+                self.event(pod, "Normal", "Pulling", f'Pulling image "{image}"', now, host=host)
+                self.event(
+                    pod, "Normal", "Pulled", f'Successfully pulled image "{image}"', now, host=host
+                )
+        for c in pod["spec"].get("containers", []):
+            self.event(pod, "Normal", "Created", f"Created container {c['name']}", now, host=host)
+            self.event(pod, "Normal", "Started", f"Started container {c['name']}", now, host=host)

@@ -16,9 +16,16 @@ from cockpit.lab.kube.objects import (
     workload_object,
 )
 from cockpit.lab.kube.store import Store
-from cockpit.model import Pod, Snapshot, Workload
+from cockpit.model import Hpa, Pod, Snapshot, Workload
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+# (kubernetes Service, kube-dns Service): k3s' service CIDR is 10.43.0.0/16, kubeadm's
+# default 10.96.0.0/12; the apiserver takes the first address and DNS the tenth.
+CLUSTER_IPS = {
+    "k3s": ("10.43.0.1", "10.43.0.10"),
+    "kubeadm": ("10.96.0.1", "10.96.0.10"),
+    "none": ("10.96.0.1", "10.96.0.10"),
+}
 RESOURCE = {
     "Deployment": "deployments.apps",
     "StatefulSet": "statefulsets.apps",
@@ -26,7 +33,9 @@ RESOURCE = {
 }
 
 
-def seed(store: Store, controllers: Controllers, snap: Snapshot, now: float) -> None:
+def seed(
+    store: Store, controllers: Controllers, snap: Snapshot, now: float, distro: str = "k3s"
+) -> None:
     start = now - 6 * 3600  # the lab has been up for a while when the cockpit looks at it
     namespaces = dict.fromkeys(
         (
@@ -55,8 +64,23 @@ def seed(store: Store, controllers: Controllers, snap: Snapshot, now: float) -> 
         _seed_pod(store, pod, owners, snap, start)
     for pdb in snap.pdbs:
         store.create("poddisruptionbudgets.policy", pdb_object(pdb))
+    for hpa in snap.hpas:
+        store.create("horizontalpodautoscalers.autoscaling", _hpa(hpa))
+    store.create("services", _service("default", "kubernetes", {}, CLUSTER_IPS[distro][0], []))
     if ("Deployment", "kube-system", "coredns") in snap.workload_by_key:
-        store.create("services", _kube_dns())
+        store.create("services", _kube_dns(CLUSTER_IPS[distro][1]))
+    if ("Deployment", "kube-system", "metrics-server") in snap.workload_by_key:
+        store.create(
+            "services",
+            _service(
+                "kube-system",
+                "metrics-server",
+                {"k8s-app": "metrics-server"},
+                CLUSTER_IPS[distro][0].rsplit(".", 1)[0] + ".143",
+                [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": "https"}],
+                labels={"k8s-app": "metrics-server"},
+            ),
+        )
 
 
 def _seed_workload(store: Store, w: Workload, sample: Pod, start: float) -> dict:
@@ -125,23 +149,84 @@ def _seed_pod(store: Store, pod: Pod, owners: dict, snap: Snapshot, start: float
     store.create("pods", obj)
 
 
-def _kube_dns() -> dict:
+def _hpa(hpa: Hpa) -> dict:
     return {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {
-            "name": "kube-dns",
-            "namespace": "kube-system",
-            "labels": {"k8s-app": "kube-dns", "kubernetes.io/name": "CoreDNS"},
-        },
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": hpa.name, "namespace": hpa.namespace},
         "spec": {
-            "selector": {"app.kubernetes.io/name": "coredns"},
-            "clusterIP": "10.43.0.10",
-            "type": "ClusterIP",
-            "ports": [
-                {"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},
-                {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53},
-                {"name": "metrics", "port": 9153, "protocol": "TCP", "targetPort": 9153},
+            "scaleTargetRef": {
+                "apiVersion": "apps/v1",
+                "kind": hpa.target_kind,
+                "name": hpa.target_name,
+            },
+            "minReplicas": hpa.min_replicas,
+            "maxReplicas": hpa.max_replicas,
+            "metrics": [
+                {
+                    "type": "Resource",
+                    "resource": {
+                        "name": m.resource,
+                        "target": {
+                            "type": "Utilization",
+                            "averageUtilization": m.target_utilization,
+                        },
+                    },
+                }
+                for m in hpa.metrics
             ],
         },
+        "status": {
+            "currentReplicas": hpa.current_replicas,
+            "desiredReplicas": hpa.desired_replicas,
+        },
     }
+
+
+def _service(
+    namespace: str,
+    name: str,
+    selector: dict[str, str],
+    cluster_ip: str,
+    ports: list[dict],
+    labels: dict[str, str] | None = None,
+) -> dict:
+    spec: dict = {
+        "clusterIP": cluster_ip,
+        "clusterIPs": [cluster_ip],
+        "type": "ClusterIP",
+        "ipFamilies": ["IPv4"],
+        "ipFamilyPolicy": "SingleStack",
+        "sessionAffinity": "None",
+        "internalTrafficPolicy": "Cluster",
+        "ports": ports or [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}],
+    }
+    if selector:
+        spec["selector"] = selector
+    meta: dict = {"name": name, "namespace": namespace}
+    if labels:
+        meta["labels"] = labels
+    elif not selector:  # the apiserver's own Service
+        meta["labels"] = {"component": "apiserver", "provider": "kubernetes"}
+    return {"apiVersion": "v1", "kind": "Service", "metadata": meta, "spec": spec}
+
+
+def _kube_dns(cluster_ip: str) -> dict:
+    """The cluster DNS Service as k3s and kubeadm create it: named kube-dns whatever the DNS
+    server is, selecting k8s-app=kube-dns, on the tenth address of the service range."""
+    return _service(
+        "kube-system",
+        "kube-dns",
+        {"k8s-app": "kube-dns"},
+        cluster_ip,
+        [
+            {"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},
+            {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53},
+            {"name": "metrics", "port": 9153, "protocol": "TCP", "targetPort": 9153},
+        ],
+        labels={
+            "k8s-app": "kube-dns",
+            "kubernetes.io/cluster-service": "true",
+            "kubernetes.io/name": "CoreDNS",
+        },
+    )

@@ -8,6 +8,7 @@ from typing import Any
 
 from cockpit.alloc.scheduler import Scheduler
 from cockpit.lab.kube.meta import (
+    ALPHABET,
     DAY,
     EVENTS,
     NODES,
@@ -26,6 +27,40 @@ from cockpit.lab.kube.meta import (
 from cockpit.lab.kube.objects import node_metrics_object, pod_metrics_object
 from cockpit.model import Resources
 from cockpit.sources.kube_parse import parse_node, parse_pod
+
+# Who reports each event (source.component), as in a real cluster.
+EVENT_SOURCES = {
+    "Scheduled": "default-scheduler",
+    "FailedScheduling": "default-scheduler",
+    "Preempted": "default-scheduler",
+    "NodeNotReady": "node-controller",
+    "NodeReady": "kubelet",
+    "RegisteredNode": "node-controller",
+    "TaintManagerEviction": "taint-eviction-controller",
+    "SuccessfulCreate": "replicaset-controller",
+    "SuccessfulDelete": "replicaset-controller",
+    "ScalingReplicaSet": "deployment-controller",
+    "SuccessfulRescale": "horizontal-pod-autoscaler",
+    "FailedGetResourceMetric": "horizontal-pod-autoscaler",
+    "FailedComputeMetricsReplicas": "horizontal-pod-autoscaler",
+    "NoPods": "controllermanager",
+    "Rebooted": "kubelet",
+    "Starting": "kubelet",
+    "EvictionThresholdMet": "kubelet",
+    "NodeHasDiskPressure": "kubelet",
+    "NodeHasNoDiskPressure": "kubelet",
+}
+
+
+def _stable_suffix(namespace: str, name: str) -> str:
+    digest = hashlib.sha256(f"{namespace}/{name}".encode()).digest()
+    return "".join(ALPHABET[b % len(ALPHABET)] for b in digest[:5])
+
+
+def _serving(pod: dict) -> bool:
+    """Ready as the kubelet says, even while terminating (EndpointSlice's serving)."""
+    c = condition(pod, "Ready")
+    return bool(c and c.get("status") == "True")
 
 
 class ServiceControllers(ControllerState):
@@ -114,19 +149,28 @@ class ServiceControllers(ControllerState):
             )
 
     def endpoints(self) -> None:
+        """The endpoints and endpoint-slice controllers: every pod a Service selects that
+        has an IP is an endpoint, ready only while the pod is Ready and not terminating.
+        One slice per Service, named after it with a generated suffix, owned by it and
+        labelled kubernetes.io/service-name, as the real controller writes it."""
+        by_label = self._index(PODS, "label", _label_keys)
         for svc in self.store.items("services"):
             selector = svc.get("spec", {}).get("selector")
             if not selector:
                 continue
             ns, name = key_of(svc)
-            ready = sorted(
-                (p["status"].get("podIP", ""), p["metadata"]["name"], p["spec"].get("nodeName"))
-                for p in self.store.items(PODS)
-                if p["metadata"].get("namespace") == ns
-                and is_ready(p)
-                and all(
-                    (p["metadata"].get("labels") or {}).get(k) == v for k, v in selector.items()
-                )
+            first = next(iter(selector.items()))
+            members = sorted(
+                (
+                    p
+                    for p in by_label.get((ns, *first), [])
+                    if p.get("status", {}).get("podIP")
+                    and p.get("status", {}).get("phase") not in ("Failed", "Succeeded")
+                    and all(
+                        (p["metadata"].get("labels") or {}).get(k) == v for k, v in selector.items()
+                    )
+                ),
+                key=lambda p: p["metadata"]["name"],
             )
             ports = [
                 {
@@ -136,47 +180,92 @@ class ServiceControllers(ControllerState):
                 }
                 for p in svc["spec"].get("ports", [])
             ]
-            addresses = [
-                {
-                    "ip": ip,
-                    "nodeName": node,
-                    "targetRef": {"kind": "Pod", "namespace": ns, "name": pod},
+            ports = [{**p, "port": p["port"] if isinstance(p["port"], int) else 443} for p in ports]
+
+            def ref(pod: dict) -> dict:
+                return {
+                    "kind": "Pod",
+                    "namespace": pod["metadata"]["namespace"],
+                    "name": pod["metadata"]["name"],
+                    "uid": pod["metadata"].get("uid", ""),
                 }
-                for ip, pod, node in ready
-            ]
+
+            def address(pod: dict) -> dict:
+                return {
+                    "ip": pod["status"]["podIP"],
+                    "nodeName": pod["spec"].get("nodeName", ""),
+                    "targetRef": ref(pod),
+                }
+
+            ready = [address(p) for p in members if is_ready(p)]
+            not_ready = [address(p) for p in members if not is_ready(p)]
+            subset: dict = {"ports": ports}
+            if ready:
+                subset["addresses"] = ready
+            if not_ready:
+                subset["notReadyAddresses"] = not_ready
             ep = {
                 "apiVersion": "v1",
                 "kind": "Endpoints",
-                "metadata": {"name": name, "namespace": ns},
-                "subsets": [{"addresses": addresses, "ports": ports}] if addresses else [],
+                "metadata": {
+                    "name": name,
+                    "namespace": ns,
+                    "labels": dict(svc["metadata"].get("labels") or {}),
+                },
+                "subsets": [subset] if members else [],
             }
             self._upsert("endpoints", ep, ("subsets",))
-            # What kube-proxy and CoreDNS-aware tools read today: one EndpointSlice per
-            # Service, labelled with its name.
+            slice_name = f"{name}-{_stable_suffix(ns, name)}"
             eps = {
                 "apiVersion": "discovery.k8s.io/v1",
                 "kind": "EndpointSlice",
                 "metadata": {
-                    "name": f"{name}-lab",
+                    "name": slice_name,
                     "namespace": ns,
+                    "generateName": f"{name}-",
                     "labels": {
+                        **(svc["metadata"].get("labels") or {}),
                         "kubernetes.io/service-name": name,
                         "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io",
                     },
+                    "ownerReferences": [
+                        {
+                            "apiVersion": "v1",
+                            "kind": "Service",
+                            "name": name,
+                            "uid": svc["metadata"].get("uid", ""),
+                            "controller": True,
+                            "blockOwnerDeletion": True,
+                        }
+                    ],
                 },
                 "addressType": "IPv4",
                 "endpoints": [
                     {
-                        "addresses": [ip],
-                        "conditions": {"ready": True},
-                        "nodeName": node,
-                        "targetRef": {"kind": "Pod", "namespace": ns, "name": pod},
+                        "addresses": [p["status"]["podIP"]],
+                        "conditions": {
+                            "ready": is_ready(p),
+                            "serving": _serving(p),
+                            "terminating": terminating(p),
+                        },
+                        "nodeName": p["spec"].get("nodeName", ""),
+                        "targetRef": ref(p),
+                        **(
+                            {"zone": zone}
+                            if (zone := self._node_zone(p["spec"].get("nodeName", "")))
+                            else {}
+                        ),
                     }
-                    for ip, pod, node in ready
+                    for p in members
                 ],
                 "ports": ports,
             }
             self._upsert("endpointslices.discovery.k8s.io", eps, ("endpoints", "ports"))
+
+    def _node_zone(self, node: str) -> str:
+        obj = self.store.objects[NODES].get(("", node))
+        labels = (obj or {}).get("metadata", {}).get("labels") or {}
+        return labels.get("topology.kubernetes.io/zone", "")
 
     def _upsert(self, resource: str, obj: dict, fields: tuple[str, ...]) -> None:
         current = self.store.find(resource, key_of(obj))
@@ -250,30 +339,58 @@ class ServiceControllers(ControllerState):
             obj["metadata"]["creationTimestamp"] = current["metadata"]["creationTimestamp"]
             self.store.update(resource, obj)
 
-    def event(self, obj: dict, kind: str, reason: str, message: str, now: float) -> None:
-        ns = obj["metadata"].get("namespace") or "default"
-        name = f"{obj['metadata']['name']}.{int(now * 1000):x}{suffix(3)}"
+    def event(
+        self, obj: dict, kind: str, reason: str, message: str, now: float, host: str = ""
+    ) -> None:
+        """A core/v1 Event from the component that would report it. A repeat of the same
+        reason and message for the same object bumps count and lastTimestamp, as the
+        kubelet's event correlator does, instead of adding an event."""
+        meta = obj["metadata"]
+        ns = meta.get("namespace") or "default"
+        uid = meta.get("uid", "")
+        seen = self._event_names.get((uid, reason, message))
+        if seen is not None:
+            current = self.store.find(EVENTS, (ns, seen))
+            if current is not None:
+                current["count"] = current.get("count", 1) + 1
+                current["lastTimestamp"] = now_iso(now)
+                self.store.update(EVENTS, current)
+                return
+        name = f"{meta['name']}.{int(now * 1e6):x}{suffix(3)}"
+        self._event_names[(uid, reason, message)] = name
+        component = EVENT_SOURCES.get(reason, "kubelet" if host else "cockpit-lab")
+        kind_of = obj.get("kind") or ("Pod" if "containers" in obj.get("spec", {}) else "Node")
+        involved = {
+            "kind": kind_of,
+            "name": meta["name"],
+            "uid": uid,
+            "apiVersion": obj.get("apiVersion", "v1"),
+            "resourceVersion": meta.get("resourceVersion", ""),
+        }
+        if meta.get("namespace"):
+            involved["namespace"] = meta["namespace"]
+        if kind_of == "Pod" and component == "kubelet" and "containers" in obj.get("spec", {}):
+            first = obj["spec"]["containers"][0]["name"]
+            involved["fieldPath"] = f"spec.containers{{{first}}}"
+        source = {"component": component}
+        if host:
+            source["host"] = host
         self.store.create(
             EVENTS,
             {
                 "apiVersion": "v1",
                 "kind": "Event",
                 "metadata": {"name": name, "namespace": ns},
-                "involvedObject": {
-                    "kind": obj.get(
-                        "kind",
-                        "Pod" if "spec" in obj and "containers" in obj.get("spec", {}) else "Node",
-                    ),
-                    "name": obj["metadata"]["name"],
-                    "namespace": obj["metadata"].get("namespace", ""),
-                    "uid": obj["metadata"].get("uid", ""),
-                },
+                "involvedObject": involved,
                 "reason": reason,
                 "message": message,
                 "type": kind,
                 "count": 1,
                 "firstTimestamp": now_iso(now),
                 "lastTimestamp": now_iso(now),
-                "source": {"component": "cockpit-lab"},
+                "source": source,
+                "reportingComponent": component,
+                "reportingInstance": host,
+                "eventTime": None,
             },
         )

@@ -144,6 +144,92 @@ def _daemonset_row(o: dict, now: float) -> list[Any]:
     ]
 
 
+def _since(stamp: str | None, now: float) -> str:
+    if not stamp:
+        return "<unknown>"
+    ts = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+    return human_duration(now - ts)
+
+
+def _event_row(o: dict, now: float) -> list[Any]:
+    """The event printer's columns: the object as kind/name, the newest time first."""
+    involved = o.get("involvedObject", {})
+    source = o.get("source", {})
+    last = o.get("lastTimestamp") or o.get("eventTime") or o["metadata"].get("creationTimestamp")
+    first = o.get("firstTimestamp") or last
+    return [
+        _since(last, now),
+        o.get("type", ""),
+        o.get("reason", ""),
+        f"{involved.get('kind', '').lower()}/{involved.get('name', '')}",
+        involved.get("fieldPath", ""),
+        ", ".join(v for v in (source.get("component"), source.get("host")) if v),
+        o.get("message", ""),
+        _since(first, now),
+        o.get("count", 1),
+        o["metadata"]["name"],
+    ]
+
+
+def _service_row(o: dict, now: float) -> list[Any]:
+    spec = o.get("spec", {})
+    ports = ",".join(f"{p['port']}/{p.get('protocol', 'TCP')}" for p in spec.get("ports", []))
+    selector = spec.get("selector") or {}
+    return [
+        o["metadata"]["name"],
+        spec.get("type", "ClusterIP"),
+        spec.get("clusterIP", "<none>"),
+        "<none>",
+        ports or "<none>",
+        _age(o, now),
+        ",".join(f"{k}={v}" for k, v in selector.items()) or "<none>",
+    ]
+
+
+def _endpointslice_row(o: dict, now: float) -> list[Any]:
+    """ENDPOINTS lists the ready addresses, as the real printer does (at most three)."""
+    ready = [
+        a
+        for e in o.get("endpoints") or []
+        if (e.get("conditions") or {}).get("ready", True) is not False
+        for a in e.get("addresses", [])
+    ]
+    shown = ",".join(ready[:3]) + (f" + {len(ready) - 3} more..." if len(ready) > 3 else "")
+    ports = ",".join(str(p.get("port", "")) for p in o.get("ports") or [])
+    return [o["metadata"]["name"], o.get("addressType", ""), ports or "<unset>",
+            shown or "<unset>", _age(o, now)]  # fmt: skip
+
+
+def _hpa_row(o: dict, now: float) -> list[Any]:
+    """TARGETS as kubectl prints it: "cpu: 45%/70%", "<unknown>" for a metric the
+    metrics API did not answer."""
+    spec, status = o.get("spec", {}), o.get("status", {})
+    ref = spec.get("scaleTargetRef", {})
+    current = {
+        m.get("resource", {}).get("name"): m.get("resource", {}).get("current", {})
+        for m in status.get("currentMetrics") or []
+        if m.get("type") == "Resource"
+    }
+    targets = []
+    for m in spec.get("metrics") or []:
+        if m.get("type") != "Resource":
+            continue
+        name = m["resource"]["name"]
+        want = m["resource"].get("target", {}).get("averageUtilization")
+        have = current.get(name, {}).get("averageUtilization")
+        have_text = "<unknown>" if have is None else f"{have}%"
+        targets.append(f"{name}: {have_text}/{want}%")
+    return [
+        o["metadata"]["name"],
+        f"{ref.get('kind', '')}/{ref.get('name', '')}",
+        ", ".join(targets) or "<none>",
+        spec.get("minReplicas", 1),
+        spec.get("maxReplicas", 0),
+        status.get("currentReplicas", 0),
+        _age(o, now),
+    ]
+
+
 def _default_row(o: dict, now: float) -> list[Any]:
     return [o["metadata"]["name"], _age(o, now)]
 
@@ -190,6 +276,55 @@ PRINTERS: dict[str, tuple[list[Column], Callable[[dict, float], list[Any]]]] = {
             ("Selector", "string", 1),
         ],
         _deployment_row,
+    ),
+    "events": (
+        [
+            ("Last Seen", "string", 0),
+            ("Type", "string", 0),
+            ("Reason", "string", 0),
+            ("Object", "string", 0),
+            ("Subobject", "string", 1),
+            ("Source", "string", 1),
+            ("Message", "string", 0),
+            ("First Seen", "string", 1),
+            ("Count", "string", 1),
+            ("Name", "string", 1),
+        ],
+        _event_row,
+    ),
+    "services": (
+        [
+            ("Name", "string", 0),
+            ("Type", "string", 0),
+            ("Cluster-IP", "string", 0),
+            ("External-IP", "string", 0),
+            ("Port(s)", "string", 0),
+            ("Age", "string", 0),
+            ("Selector", "string", 1),
+        ],
+        _service_row,
+    ),
+    "endpointslices": (
+        [
+            ("Name", "string", 0),
+            ("AddressType", "string", 0),
+            ("Ports", "string", 0),
+            ("Endpoints", "string", 0),
+            ("Age", "string", 0),
+        ],
+        _endpointslice_row,
+    ),
+    "horizontalpodautoscalers": (
+        [
+            ("Name", "string", 0),
+            ("Reference", "string", 0),
+            ("Targets", "string", 0),
+            ("MinPods", "string", 0),
+            ("MaxPods", "string", 0),
+            ("Replicas", "string", 0),
+            ("Age", "string", 0),
+        ],
+        _hpa_row,
     ),
     "statefulsets": (
         [("Name", "string", 0), ("Ready", "string", 0), ("Age", "string", 0)],

@@ -33,6 +33,15 @@ from cockpit.labfile import DAEMONSET_TOLERATIONS
 from cockpit.sources.kube_parse import parse_node, parse_pod
 
 
+def _active(pod: dict) -> bool:
+    """Counted by a ReplicaSet: not being deleted and not finished (an Evicted pod is
+    Failed and is replaced, though it stays listed until someone deletes it)."""
+    return not terminating(pod) and pod.get("status", {}).get("phase") not in (
+        "Failed",
+        "Succeeded",
+    )
+
+
 class WorkloadControllers(ControllerState):
     # --- workload controllers ----------------------------------------------------------
 
@@ -56,7 +65,7 @@ class WorkloadControllers(ControllerState):
 
     def replicasets(self, now: float) -> None:
         for rs in self.store.items(RS):
-            pods = [p for p in self._owned(PODS, rs) if not terminating(p)]
+            pods = [p for p in self._owned(PODS, rs) if _active(p)]
             want = rs["spec"].get("replicas", 1)
             if len(pods) < want:
                 for _ in range(want - len(pods)):
@@ -74,7 +83,7 @@ class WorkloadControllers(ControllerState):
                 )
                 for pod in ranked[: len(pods) - want]:
                     self.delete_pod(key_of(pod))
-            pods = [p for p in self._owned(PODS, rs) if not terminating(p)]
+            pods = [p for p in self._owned(PODS, rs) if _active(p)]
             ready = sum(1 for p in pods if is_ready(p))
             self._set_status(
                 RS,
@@ -131,6 +140,8 @@ class WorkloadControllers(ControllerState):
         if node:
             set_condition(pod, "PodScheduled", "True", "", "", now)
         self.store.create(PODS, pod)
+        if kind == "ReplicaSet":
+            self.event(owner, "Normal", "SuccessfulCreate", f"Created pod: {name}", now)
 
     def deployments(self, now: float) -> None:
         for d in self.store.items(DEPLOY):

@@ -1,0 +1,321 @@
+"""Lab control: what a person (or a drill) can do to a running lab's hardware and network,
+on the lab clock, from inside the process or from outside through ControlServer.
+
+Every verb acts on the world the way the thing it stands for would: power-off cuts a host's
+power (its guests stop, its nodes go NotReady after the grace period), reboot restarts a
+guest through a Proxmox task or power-cycles a bare-metal machine, join plugs in a new
+machine that boots, registers as a Kubernetes node and comes up on the tailnet. Kubernetes
+changes go through the lab's own API, as a client's would. Nothing here writes a diagnosis:
+what is wrong must be found from the data the faces serve.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from cockpit.lab.kube.api import Request
+from cockpit.lab.kube.meta import NODE_BOOT, NODES, PODS, now_iso
+from cockpit.lab.kube.objects import node_object
+from cockpit.lab.world import WorldError
+from cockpit.model import Host, Node, Peer, Resources
+
+if TYPE_CHECKING:
+    from cockpit.lab.runner import RunningLab
+
+# A bare-metal machine that is power-cycled is gone this long (POST, boot, k3s agent).
+POWER_CYCLE_SECONDS = 90.0
+# A machine plugged in by hand: a Raspberry Pi 5 unless told otherwise.
+JOIN_SPECS = {
+    "arm64": {"cores": 4, "memory": 8 * 2**30, "disk": 128 * 10**9, "model": "Raspberry Pi 5"},
+    "amd64": {"cores": 4, "memory": 16 * 2**30, "disk": 512 * 10**9, "model": "Intel N100"},
+}
+
+
+class ControlError(Exception):
+    """A verb that cannot be done, with what to do instead."""
+
+
+@dataclass(order=True)
+class Scheduled:
+    due: float  # lab time
+    label: str = field(compare=False)
+    action: Callable[[], str] = field(compare=False)
+
+
+@dataclass
+class Happened:
+    at: float  # lab time
+    what: str
+
+
+class LabControl:
+    """Verbs on a RunningLab, and a timer that runs them at a lab time."""
+
+    def __init__(self, lab: RunningLab) -> None:
+        self.lab = lab
+        self.world = lab.world
+        self.clock = lab.world.clock
+        self.pending: list[Scheduled] = []
+        self.history: list[Happened] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # --- the timer -----------------------------------------------------------------------
+
+    def start(self) -> LabControl:
+        self._thread = threading.Thread(target=self._loop, name="lab-control", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def at(self, lab_seconds_from_now: float, label: str, action: Callable[[], str]) -> float:
+        """Run `action` when the lab clock has moved on by that much; returns the lab time."""
+        due = self.clock.now() + max(0.0, lab_seconds_from_now)
+        with self._lock:
+            self.pending.append(Scheduled(due, label, action))
+            self.pending.sort()
+        return due
+
+    def _loop(self) -> None:
+        while not self._stop.wait(0.02):
+            self.run_due()
+
+    def run_due(self) -> None:
+        now = self.clock.now()
+        with self._lock:
+            due = [s for s in self.pending if s.due <= now]
+            self.pending = [s for s in self.pending if s.due > now]
+        for item in due:
+            try:
+                what = item.action()
+            except (ControlError, WorldError) as exc:
+                what = f"{item.label} failed: {exc}"
+            self._record(what)
+
+    def _record(self, what: str) -> None:
+        with self._lock:
+            self.history.append(Happened(self.clock.now(), what))
+
+    # --- verbs -----------------------------------------------------------------------------
+
+    def power_off(self, host: str) -> str:
+        self._host(host)
+        self.world.set_host_power(host, False)
+        self._record(f"host {host} powered off")
+        return f"host {host} powered off"
+
+    def power_on(self, host: str) -> str:
+        self._host(host)
+        self.world.set_host_power(host, True)
+        self._record(f"host {host} powered on")
+        return f"host {host} powered on"
+
+    def reboot(self, target: str) -> str:
+        """A guest (vmid or name) through a Proxmox reboot task; a bare-metal host or the
+        machine under a Kubernetes node by a power cycle."""
+        guest = self._find_guest(target)
+        if guest is not None:
+            task = self.world.guest_action(guest.vmid, "reboot")
+            what = f"guest {guest.vmid} ({guest.name}) rebooting: {task.upid}"
+            self._record(what)
+            return what
+        host = self._host_of(target)
+        if host is None:
+            raise ControlError(
+                f"no guest, host or node named {target!r} (guests: "
+                f"{', '.join(f'{g.vmid} {g.name}' for g in self.world.guests.values()) or '-'})"
+            )
+        return self.power_cycle(host, POWER_CYCLE_SECONDS)
+
+    def power_cycle(self, host: str, seconds: float) -> str:
+        self.world.set_host_power(host, False)
+        self.at(seconds, f"power on {host}", lambda: self.power_on(host))
+        what = f"host {host} power-cycled: back in {seconds:g} lab seconds"
+        self._record(what)
+        return what
+
+    def join(self, name: str, arch: str = "arm64", site: str = "", ip: str = "") -> str:
+        """Plug in a bare-metal machine: it boots, its k3s agent registers the node (Ready
+        after the kubelet's first status), and it comes up on the tailnet."""
+        if arch not in JOIN_SPECS:
+            raise ControlError(f"--arch must be one of {', '.join(JOIN_SPECS)}, got {arch!r}")
+        sites = self.world.lab.snapshot.sites
+        if site and sites and site not in sites:
+            raise ControlError(f"unknown site {site!r} (sites: {', '.join(sites)})")
+        if self.lab.kube.store.find(NODES, ("", name)) is not None:
+            raise ControlError(f"a node named {name!r} already exists")
+        spec = JOIN_SPECS[arch]
+        ip = ip or _tailnet_ip(name)
+        host = Host(
+            name=name,
+            cores=spec["cores"],
+            threads=spec["cores"],
+            memory=spec["memory"],
+            disk=spec["disk"],
+            arch=arch,
+            site=site,
+            cpu_model=spec["model"],
+            proxmox=False,
+        )
+        peer = Peer(
+            hostname=name,
+            dns_name=f"{name}.tailnet.ts.net.",
+            ips=(ip,),
+            os="linux",
+            site=site,
+            relay=next((p.relay for p in self.world.peer_list if p.site == site and p.relay), ""),
+        )
+        self.world.add_bare_metal(host, name, (ip,), peer)
+        self.at(NODE_BOOT, f"register node {name}", lambda: self._register(name, arch, site, ip))
+        what = f"machine {name} ({arch}) plugged in at {site or 'no site'}, tailnet {ip}"
+        self._record(what)
+        return what
+
+    def _register(self, name: str, arch: str, site: str, ip: str) -> str:
+        spec = JOIN_SPECS[arch]
+        labels = {
+            "kubernetes.io/hostname": name,
+            "kubernetes.io/os": "linux",
+            "kubernetes.io/arch": arch,
+            "beta.kubernetes.io/arch": arch,
+            "beta.kubernetes.io/os": "linux",
+            "node.kubernetes.io/instance-type": "k3s",
+        }
+        if site:
+            labels["topology.kubernetes.io/zone"] = site
+        memory = spec["memory"]
+        node = Node(
+            name=name,
+            capacity=Resources(spec["cores"] * 1000, memory),
+            allocatable=Resources(spec["cores"] * 1000, memory - 100 * 2**20),
+            conditions={"Ready": "True"},
+            labels=labels,
+            addresses=(("InternalIP", ip), ("Hostname", name)),
+            provider_id=f"k3s://{name}",
+        )
+        now = self.clock.now()
+        obj = node_object(node, created=now)
+        controllers = self.lab.kube.controllers
+        with controllers.lock:
+            created = self.lab.kube.store.create(NODES, obj)
+            controllers.up_since[name] = now - NODE_BOOT
+            controllers.event(created, "Normal", "Starting", "Starting kubelet.", now, host=name)
+            controllers.event(
+                created,
+                "Normal",
+                "RegisteredNode",
+                f"Node {name} event: Registered Node {name} in Controller",
+                now,
+            )
+        return f"node {name} registered"
+
+    # --- Kubernetes through the lab's API ---------------------------------------------------
+
+    def kube(self, method: str, path: str, body: Any = None, patch: str = "strategic") -> Any:
+        """One request to the lab apiserver, as a client makes it; errors are raised."""
+        ctype = {
+            "strategic": "application/strategic-merge-patch+json",
+            "merge": "application/merge-patch+json",
+        }[patch]
+        resp = self.lab.kube.api.handle(
+            Request(
+                method,
+                path,
+                {},
+                {"content-type": ctype if method == "PATCH" else "application/json"},
+                orjson.dumps(body) if body is not None else b"",
+            )
+        )
+        if resp.status >= 400:
+            message = resp.body.get("message") if isinstance(resp.body, dict) else resp.body
+            raise ControlError(f"{method} {path}: {resp.status} {message}")
+        return resp.body
+
+    def pods(self, selector: Callable[[dict], bool] | None = None) -> list[dict]:
+        return [p for p in self.lab.kube.store.items(PODS) if selector is None or selector(p)]
+
+    def nodes(self) -> list[dict]:
+        return self.lab.kube.store.items(NODES)
+
+    # --- what is there ---------------------------------------------------------------------
+
+    def listing(self) -> dict[str, Any]:
+        from cockpit.lab.drills import DRILLS
+
+        self.world.tick()
+        with self.world.lock:
+            hosts = [
+                {"name": h.name, "online": h.online, "arch": h.arch, "site": h.site,
+                 "proxmox": h.proxmox}
+                for h in self.world.hosts.values()
+            ]  # fmt: skip
+            guests = [
+                {"vmid": g.vmid, "name": g.name, "host": g.host, "status": g.status}
+                for g in sorted(self.world.guests.values(), key=lambda g: g.vmid)
+            ]
+        peers = [
+            {"hostname": p.hostname, "online": p.online, "direct": bool(p.cur_addr),
+             "expired": p.expired}
+            for p in self.world.peers()
+        ]  # fmt: skip
+        nodes = []
+        for n in self.nodes():
+            ready = next(
+                (c["status"] for c in n.get("status", {}).get("conditions", [])
+                 if c["type"] == "Ready"),
+                "Unknown",
+            )  # fmt: skip
+            nodes.append({"name": n["metadata"]["name"], "ready": ready})
+        with self._lock:
+            pending = [{"at": now_iso(s.due), "what": s.label} for s in self.pending]
+            history = [{"at": now_iso(h.at), "what": h.what} for h in self.history]
+        return {
+            "lab": self.world.lab.name,
+            "clock": now_iso(self.clock.now()),
+            "hosts": hosts,
+            "guests": guests,
+            "nodes": nodes,
+            "peers": peers,
+            "drills": [{"name": d.name, "summary": d.summary} for d in DRILLS.values()],
+            "pending": pending,
+            "history": history,
+        }
+
+    # --- lookups ---------------------------------------------------------------------------
+
+    def _host(self, name: str) -> Host:
+        host = self.world.hosts.get(name)
+        if host is None:
+            raise ControlError(f"no host named {name!r} (hosts: {', '.join(self.world.hosts)})")
+        return host
+
+    def _find_guest(self, target: str) -> Any:
+        with self.world.lock:
+            if target.isdigit() and int(target) in self.world.guests:
+                return self.world.guests[int(target)]
+            return next((g for g in self.world.guests.values() if g.name == target), None)
+
+    def _host_of(self, target: str) -> str | None:
+        """A bare-metal host by name, or the bare-metal host under a node."""
+        if target in self.world.hosts:
+            return target
+        backing = self.world.backing.get(target)
+        if backing is not None and backing.vmid is None:
+            return backing.host
+        return None
+
+
+def _tailnet_ip(name: str) -> str:
+    digest = hashlib.sha256(f"join/{name}".encode()).digest()
+    return f"100.{64 + digest[0] % 64}.{digest[1]}.{1 + digest[2] % 254}"

@@ -16,8 +16,8 @@ from cockpit.actions.journal import Journal, new_id
 from cockpit.config import load_config
 from cockpit.inventory import from_config
 from cockpit.lab.runner import RunningLab
-from cockpit.ui.action_screens import PlanScreen, ResumeScreen, RunScreen
 from cockpit.ui.app import CockpitApp
+from cockpit.ui.screens.actions import PlanScreen, ResumeScreen, RunScreen
 
 SIZE = (160, 50)
 

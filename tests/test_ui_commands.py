@@ -6,7 +6,7 @@ import pytest
 
 from cockpit.ui.app import CockpitApp
 from cockpit.ui.commands import complete
-from cockpit.ui.detail import DetailScreen
+from cockpit.ui.screens.detail import DetailScreen
 from cockpit.ui.static import StaticInventory
 from cockpit.ui.virtual_table import Section
 

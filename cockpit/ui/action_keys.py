@@ -1,8 +1,9 @@
 """The cockpit's action keys and `:` action commands: from the selection to a plan, the
 plan modal, the run modal, the journal view and the resume offer (cockpit.actions does the
-work; cockpit.ui.action_screens shows it).
+work; cockpit.ui.screens.actions shows it).
 
-A mixin of CockpitApp, kept apart so the app module stays about panes and data."""
+A mixin of CockpitApp, kept apart so the app module stays about panes and data: it is part
+of the app, and with app.py the only module that opens screens."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from cockpit.actions.catalog import actions as load_actions
 from cockpit.actions.journal import Journal
 from cockpit.model import Snapshot
 from cockpit.relations import Selection
-from cockpit.ui.action_screens import (
+from cockpit.ui.commands import BY_NAME
+from cockpit.ui.host import StartAction
+from cockpit.ui.screens.actions import (
     JournalScreen,
     PlanScreen,
     PowerMenu,
@@ -24,7 +27,6 @@ from cockpit.ui.action_screens import (
     RunScreen,
     flag_args,
 )
-from cockpit.ui.commands import BY_NAME
 
 # Keys that change the lab: unbound (and hidden) in read-only mode.
 MUTATING = frozenset({"drain", "cordon", "uncordon", "restart", "scale_ha", "power"})
@@ -72,6 +74,9 @@ class ActionKeys(App[None]):
             )
             return None
         return self.action_context()
+
+    def on_start_action(self, message: StartAction) -> None:
+        self.start_action(message.name, message.args)
 
     def start_action(self, name: str, args: dict[str, Any]) -> None:
         """Plan (in a thread: it reads the APIs), show the plan, run it once confirmed."""

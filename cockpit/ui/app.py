@@ -28,6 +28,7 @@ from textual.events import DescendantFocus, Resize
 from textual.message import Message
 from textual.widgets import Footer, Header, Input, Static, Tab, Tabs
 
+from cockpit import detail
 from cockpit.actions.base import Context
 from cockpit.alloc.ledger import Ledger, build_ledger
 from cockpit.alloc.thresholds import DEFAULT_THRESHOLDS, Thresholds
@@ -38,9 +39,10 @@ from cockpit.sources.health import Health
 from cockpit.topology import Links
 from cockpit.ui.action_keys import ActionKeys
 from cockpit.ui.commands import BY_NAME, CockpitCommands, CommandSuggester, available, parse
-from cockpit.ui.detail import DetailScreen
+from cockpit.ui.host import FetchRaw, RunCommand, SelectObject
 from cockpit.ui.palette import DEFAULT_PALETTE, Palette
 from cockpit.ui.rows import COLUMNS, DEPENDS, ROW_BUILDERS, Cells, Rows
+from cockpit.ui.screens.detail import DetailScreen
 from cockpit.ui.status import gauge_line, health_line, host_layers, lab_layers
 from cockpit.ui.themes import DEFAULT_THEME, load_themes, palette_for
 from cockpit.ui.virtual_table import Row, Section, VirtualTable
@@ -232,6 +234,42 @@ class CockpitApp(ActionKeys):
         self.set_interval(HISTORY_EVERY, self.sample_usage)
         self.table("host").focus()
         self._offer_resume()
+
+    # --- what screens read (cockpit.ui.host.Host) -----------------------------------------
+
+    @property
+    def links(self) -> Links:
+        return self.inventory.links
+
+    def now(self) -> float:
+        return self.inventory.now()
+
+    # --- what screens ask for (cockpit.ui.host messages) ---------------------------------
+
+    def on_select_object(self, message: SelectObject) -> None:
+        while isinstance(self.screen, DetailScreen):
+            self.pop_screen()
+        self.select(message.kind, message.key)
+
+    def on_run_command(self, message: RunCommand) -> None:
+        self.run_command(message.line)
+
+    def on_fetch_raw(self, message: FetchRaw) -> None:
+        """The object as its source has it, fetched in a thread (it is an API call)."""
+        kind, key, reply = message.kind, message.key, message.reply
+
+        def fetch() -> None:
+            record = detail.find(self.snapshot, kind, key)
+            if record is None:
+                return
+            feed = self.inventory
+            raw = detail.raw(
+                kind, key, record, getattr(feed, "kube", None), getattr(feed, "proxmox", None)
+            )
+            with contextlib.suppress(RuntimeError):  # the app is closing
+                self.call_from_thread(reply, raw)
+
+        self.run_worker(fetch, thread=True, exclusive=True, group="fetch-raw")
 
     def on_unmount(self) -> None:
         with contextlib.suppress(ValueError):

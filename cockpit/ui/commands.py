@@ -11,47 +11,45 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.suggester import Suggester
 
-if TYPE_CHECKING:
-    from cockpit.ui.app import CockpitApp
+from cockpit.ui.host import Host, RunCommand, host_of
 
 # What an argument is completed from.
-Source = Callable[["CockpitApp"], Iterable[str]]
+Source = Callable[[Host], Iterable[str]]
 
 
-def _nodes(app: CockpitApp) -> list[str]:
+def _nodes(app: Host) -> list[str]:
     return sorted(n.name for n in app.snapshot.nodes)
 
 
-def _namespaces(app: CockpitApp) -> list[str]:
+def _namespaces(app: Host) -> list[str]:
     return sorted({p.namespace for p in app.snapshot.pods})
 
 
-def _groupings(_: CockpitApp) -> list[str]:
+def _groupings(_: Host) -> list[str]:
     return ["node", "namespace", "none"]
 
 
-def _power(_: CockpitApp) -> list[str]:
+def _power(_: Host) -> list[str]:
     return ["start", "shutdown", "stop", "reboot"]
 
 
-def _pane_words(app: CockpitApp) -> list[str]:
+def _pane_words(app: Host) -> list[str]:
     return _nodes(app) + _namespaces(app)
 
 
-def _themes(app: CockpitApp) -> list[str]:
+def _themes(app: Host) -> list[str]:
     return list(app.theme_set.names)
 
 
-def _vmids(app: CockpitApp) -> list[str]:
+def _vmids(app: Host) -> list[str]:
     return sorted(str(g.vmid) for g in app.snapshot.guests)
 
 
-def _workloads(app: CockpitApp) -> list[str]:
+def _workloads(app: Host) -> list[str]:
     return sorted(f"{w.namespace}/{w.kind.lower()}/{w.name}" for w in app.snapshot.workloads)
 
 
@@ -90,7 +88,7 @@ BY_NAME = {c.name: c for c in COMMANDS}
 ALIASES = {"q": "quit", "ns": "pods", "node": "nodes", "pod": "pods", "host": "hosts"}
 
 
-def available(app: CockpitApp) -> list[Command]:
+def available(app: Host) -> list[Command]:
     return [c for c in COMMANDS if not (c.mutating and app.readonly)]
 
 
@@ -102,7 +100,7 @@ def parse(text: str) -> tuple[str, list[str]]:
     return name, words[1:]
 
 
-def complete(app: CockpitApp, text: str) -> str | None:
+def complete(app: Host, text: str) -> str | None:
     """The whole line completed, or None: the first word from the commands, the second
     from what the command acts on."""
     words = text.removeprefix(":").split(" ")
@@ -124,7 +122,7 @@ def complete(app: CockpitApp, text: str) -> str | None:
 class CommandSuggester(Suggester):
     """Inline completion for the `:` box (right arrow or tab takes it)."""
 
-    def __init__(self, app: CockpitApp) -> None:
+    def __init__(self, app: Host) -> None:
         super().__init__(use_cache=False, case_sensitive=True)
         self.cockpit = app
 
@@ -136,7 +134,7 @@ class CockpitCommands(Provider):
     """The same commands in Textual's command palette, with arguments filled in."""
 
     def _lines(self) -> list[tuple[str, str]]:
-        app: CockpitApp = self.app  # type: ignore[assignment]
+        app = host_of(self.app)
         lines: list[tuple[str, str]] = []
         for command in available(app):
             if command.args is None or command.name in ("hosts", "guests", "peers", "nodes"):
@@ -160,5 +158,4 @@ class CockpitCommands(Provider):
                 )
 
     def _run(self, line: str) -> None:
-        app: CockpitApp = self.app  # type: ignore[assignment]
-        app.run_command(line)
+        self.app.post_message(RunCommand(line))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -22,9 +22,6 @@ from textual.widgets.option_list import Option
 
 from cockpit.actions.base import Action, Outcome, Plan, perform, resume
 from cockpit.actions.journal import ActionRecord, Journal
-
-if TYPE_CHECKING:
-    from cockpit.ui.app import CockpitApp
 
 
 def plan_text(plan: Plan) -> Text:
@@ -276,10 +273,6 @@ class JournalScreen(Screen[None]):
         super().__init__()
         self.journal = journal
         self.records = list(reversed(journal.records()))
-
-    @property
-    def cockpit(self) -> CockpitApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         with Horizontal():

@@ -1,9 +1,10 @@
 """The drill-in view: one object's fields, its relatives (enter goes into one of them,
-escape comes back) and its raw YAML or JSON (`y` cycles), fetched off the UI thread."""
+escape comes back) and its raw YAML or JSON (`y` cycles), which the app fetches off the UI
+thread when asked."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -15,9 +16,7 @@ from textual.widgets.option_list import Option
 
 from cockpit import detail
 from cockpit.relations import Kind
-
-if TYPE_CHECKING:
-    from cockpit.ui.app import CockpitApp
+from cockpit.ui.host import FetchRaw, Host, RawObject, SelectObject, host_of
 
 VIEWS = ("fields", "yaml", "json")
 TITLES = {"host": "Host", "guest": "Guest", "node": "Node", "pod": "Pod", "peer": "Peer"}
@@ -44,8 +43,8 @@ class DetailScreen(Screen[None]):
         self.raw: tuple[str, Any] | None = None
 
     @property
-    def cockpit(self) -> CockpitApp:
-        return self.app  # type: ignore[return-value]
+    def cockpit(self) -> Host:
+        return host_of(self)
 
     def compose(self) -> ComposeResult:
         yield Static(f"{TITLES[self.kind]} {self.key}", id="title")
@@ -90,28 +89,14 @@ class DetailScreen(Screen[None]):
         if self.raw is None:
             body.border_title = f"{self.view}: fetching…"
             content.update(Text("fetching…", style="dim"))
-            self.run_worker(self._fetch, thread=True, exclusive=True)
+            self.post_message(FetchRaw(self.kind, self.key, self._fetched))
             return
         source, doc = self.raw
         body.border_title = f"{self.view} from {source}"
         dump = detail.to_yaml(doc) if self.view == "yaml" else detail.to_json(doc)
         content.update(Text(dump))
 
-    def _fetch(self) -> None:
-        record = self.record()
-        if record is None:
-            return
-        feed = self.cockpit.inventory
-        raw = detail.raw(
-            self.kind,
-            self.key,
-            record,
-            getattr(feed, "kube", None),
-            getattr(feed, "proxmox", None),
-        )
-        self.app.call_from_thread(self._fetched, raw)
-
-    def _fetched(self, raw: tuple[str, Any]) -> None:
+    def _fetched(self, raw: RawObject) -> None:
         self.raw = raw
         self.show()
 
@@ -124,9 +109,7 @@ class DetailScreen(Screen[None]):
 
     def action_go_to(self) -> None:
         """Leave every detail view and put the pane cursor on this object."""
-        while isinstance(self.app.screen, DetailScreen):
-            self.app.pop_screen()
-        self.cockpit.select(self.kind, self.key)
+        self.post_message(SelectObject(self.kind, self.key))
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         kind, _, key = (event.option.id or "").partition("|")

@@ -250,18 +250,33 @@ def test_restarts_leave_out_finished_init_containers_as_kubectl_does():
         "conditions": [initialized],
         "initContainerStatuses": [
             init_status("migrate", 5, DONE),  # finished: history, not counted
-            init_status("proxy", 2, {"running": {"startedAt": T}}),  # a sidecar: counted
+            {**init_status("proxy", 2, {"running": {"startedAt": T}}), "started": True},
         ],
         "containerStatuses": [init_status("app", 3, {"running": {"startedAt": T}})],
     }
     pod = parse_pod(pod_doc(status, INIT_SPEC))
-    assert pod.restarts == 5
+    assert pod.restarts == 5  # the app's 3 and the sidecar's 2, not the migration's 5
     assert [(c.name, c.init, c.state) for c in pod.container_states] == [
         ("migrate", True, "terminated"),
         ("proxy", True, "running"),
         ("app", False, "running"),
     ]
     assert pod.container_states[0].exit_code == 0
+
+
+def test_a_sidecar_that_has_not_started_holds_up_initialization():
+    status = {
+        "phase": "Pending",
+        "initContainerStatuses": [
+            init_status("migrate", 1, DONE),
+            {
+                **init_status("proxy", 3, {"waiting": {"reason": "CrashLoopBackOff"}}),
+                "started": False,
+            },
+        ],
+        "containerStatuses": [init_status("app", 0, {"waiting": {"reason": "PodInitializing"}})],
+    }
+    assert parse_pod(pod_doc(status, INIT_SPEC)).restarts == 4  # kubectl: migrate + proxy
 
 
 def test_restarts_of_a_pod_still_initializing_are_its_init_containers():

@@ -1181,7 +1181,7 @@ def test_restarts_count_init_and_sidecar_containers_like_kubectl():
     spec = {"initContainers": [{"name": "proxy", "restartPolicy": "Always"}]}
     status = {
         "containerStatuses": [{"restartCount": 3}, {"restartCount": 1}],
-        "initContainerStatuses": [{"name": "proxy", "restartCount": 2}],
+        "initContainerStatuses": [{"name": "proxy", "restartCount": 2, "started": True}],
     }
     assert parse_pod({"metadata": {"name": "p"}, "spec": spec, "status": status}).restarts == 6
 

@@ -195,6 +195,7 @@ class KubeSource:
         self._server_time: tuple[float, float] | None = None
         self._clock_anchor: tuple[float, float] | None = None
         self._clock_rate = 1.0
+        self.clock_span = CLOCK_SPAN
 
     # --- connection --------------------------------------------------------------------
 
@@ -476,7 +477,7 @@ class KubeSource:
             anchor = self._clock_anchor
             if anchor is None:
                 self._clock_anchor = (server, local)
-            elif local - anchor[1] >= CLOCK_SPAN:
+            elif local - anchor[1] >= self.clock_span:
                 # Date has whole seconds, so the rate is measured over several seconds and
                 # believed only when it is clearly not 1: a lab's clock, not a server's jitter.
                 rate = (server - anchor[0]) / (local - anchor[1])

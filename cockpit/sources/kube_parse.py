@@ -689,12 +689,14 @@ def _restarts(status: dict, init_containers: tuple[Container, ...], conditions: 
         cs = _dict(cs, at, i)
         count = _int(cs.get("restartCount"), at + ".restartCount", 0, i)
         during_init += count
-        if cs.get("name") in sidecars:
+        sidecar = cs.get("name") in sidecars
+        if sidecar:
             sidecar_restarts += count
-            continue
         terminated = _dict(cs.get("state"), at + ".state", i).get("terminated")
-        if isinstance(terminated, dict) and terminated.get("exitCode") == 0:
-            continue
+        if isinstance(terminated, dict) and terminated.get("exitCode", 0) == 0:
+            continue  # finished
+        if sidecar and cs.get("started") is True:
+            continue  # a sidecar that has started: the next init container may run
         initializing = True
         break
     if initializing and not _condition_true(conditions, "Initialized"):

@@ -206,6 +206,17 @@ def test_a_node_cordoned_for_hours_is_a_warning_a_fresh_cordon_is_info():
     assert g.severity == "info"
 
 
+def test_a_cordon_without_a_taint_time_is_dated_by_its_event():
+    from cockpit.model import Event
+
+    cordoned = set_node(world(), "n0", unschedulable=True)
+    [f] = codes(cordoned)["NODE-CORDONED"]
+    assert f.severity == "warning" and " for " not in f.text  # age unknown: not "fresh"
+    event = Event("", "n0.1", "Node", "n0", reason="NodeNotSchedulable", last_seen=NOW - 120)
+    [g] = codes(replace(cordoned, events=(event,)))["NODE-CORDONED"]
+    assert g.severity == "info" and "for 2 min" in g.text
+
+
 @pytest.mark.parametrize(
     "used, severity", [("6.2Gi", "info"), ("7Gi", "warning"), ("7.8Gi", "critical")]
 )

@@ -55,18 +55,24 @@ def _selects(workload: Workload, selector: dict[str, str]) -> bool:
     return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
 
 
+def _select(s: Snapshot, selector: LabelSelector) -> list[Pod]:
+    # kube-system holds a few dozen pods: scanning them beats building the label index of
+    # every pod in the cluster.
+    return [p for p in s.pods_by_namespace.get(NAMESPACE, ()) if selector.matches(p.labels)]
+
+
 def find_dns(s: Snapshot) -> ClusterDns | None:
     service = next((x for x in s.services if x.key == (NAMESPACE, SERVICE)), None)
     workloads = [w for w in s.workloads if w.namespace == NAMESPACE]
     if service is not None and service.selector:
-        pods = s.select_pods(NAMESPACE, LabelSelector(dict(service.selector)))
+        pods = _select(s, LabelSelector(dict(service.selector)))
         found = [w for w in workloads if _selects(w, dict(service.selector))]
         by = "Service kube-system/kube-dns selector " + ",".join(
             f"{k}={v}" for k, v in sorted(service.selector.items())
         )
     else:
         label = {LABEL[0]: LABEL[1]}
-        pods = s.select_pods(NAMESPACE, LabelSelector(label))
+        pods = _select(s, LabelSelector(label))
         found = [w for w in workloads if w.labels.get(LABEL[0]) == LABEL[1] or _selects(w, label)]
         by = "label k8s-app=kube-dns in kube-system (no kube-dns Service known)"
         if not pods and not found:

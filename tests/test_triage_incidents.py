@@ -182,3 +182,21 @@ def test_a_node_down_takes_its_peer_offline_as_a_symptom_not_a_second_incident()
     assert only.root.code == "NODE-NOTREADY"
     assert [f.code for f in only.symptoms if f.code.startswith("PEER")] == ["PEER-OFFLINE"]
     assert "cockpit drain n2" in commands(only)
+
+
+def test_a_host_that_is_off_carries_no_capacity_and_says_offline():
+    from cockpit.triage.capacity import host_capacity, online_totals
+
+    before = online_totals(tailnet())
+    s = friend_pve_off(tailnet())
+    caps = {c.name: c for c in host_capacity(s)}
+    friend = caps["friend-pve"]
+    assert friend.status == "OFFLINE" and (friend.threads, friend.memory, friend.disk) == (0, 0, 0)
+    assert friend.promised_vcpus == 12  # its two VMs still exist
+    assert friend.cpu_ratio() is None and friend.memory_ratio() is None  # n/a, never inf
+    after = online_totals(s)
+    assert (after.hosts_online, after.hosts_down) == (before.hosts_online - 1, 1)
+    assert after.threads == before.threads - 16
+    # Proxmox cannot hear it, but its tailnet peer answers: a split, not a power loss.
+    split = replace(s, peers=(*s.peers, replace(s.peers[0], hostname="friend-pve", online=True)))
+    assert {c.name: c for c in host_capacity(split)}["friend-pve"].status == "UNREACHABLE"

@@ -5,11 +5,13 @@ from __future__ import annotations
 from cockpit.model import (
     Backing,
     Container,
+    ContainerState,
     Guest,
     Host,
     LabelSelector,
     Node,
     OwnerRef,
+    Peer,
     Pod,
     Resources,
     Snapshot,
@@ -104,3 +106,21 @@ def proxmox_lab(host_memory: str = "16G", vms: int = 2) -> Snapshot:
     nodes = tuple(node(f"n{i}", "4", "6Gi") for i in range(vms))
     backing = {f"n{i}": Backing("pve1", 100 + i) for i in range(vms)}
     return Snapshot(hosts=(host,), guests=guests, nodes=nodes, backing=backing)
+
+
+def host(name: str, online: bool = True, memory: str = "32Gi", **kw) -> Host:
+    return Host(
+        name, cores=4, threads=8, memory=parse_bytes(memory), disk=500 * GI, online=online, **kw
+    )
+
+
+def guest(vmid: int, name: str, host: str, status: str = "running", **kw) -> Guest:
+    return Guest(vmid, name, host, status=status, vcpus=4, memory=8 * GI, **kw)
+
+
+def peer(hostname: str, ip: str, online: bool = True, **kw) -> Peer:
+    return Peer(hostname, ips=(ip,), online=online, **kw)
+
+
+def container_state(name: str = "main", **kw) -> ContainerState:
+    return ContainerState(name, **kw)

@@ -19,6 +19,7 @@ word ("incident", "finding", "risk") and the severity, grep-able, never wrapped,
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Mapping
@@ -67,6 +68,19 @@ def cmd_check(args: argparse.Namespace) -> int:
         return EXIT_UNCHECKED
     try:
         return _check(config, args)
+    except (KeyboardInterrupt, BrokenPipeError):
+        raise
+    except Exception as exc:
+        # A check that crashed has checked nothing: exit 3, never a code cron reads as
+        # "warnings only".
+        if os.environ.get("COCKPIT_DEBUG"):
+            raise
+        print(
+            f"cockpit check: UNCHECKED: internal error: {type(exc).__name__}: {exc} "
+            "(COCKPIT_DEBUG=1 shows the traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_UNCHECKED
     finally:
         if running is not None:
             running.stop()

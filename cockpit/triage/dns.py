@@ -55,18 +55,24 @@ def _selects(workload: Workload, selector: dict[str, str]) -> bool:
     return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
 
 
+def _select(s: Snapshot, selector: LabelSelector) -> list[Pod]:
+    # kube-system holds a few dozen pods: scanning them beats building the label index of
+    # every pod in the cluster.
+    return [p for p in s.pods_by_namespace.get(NAMESPACE, ()) if selector.matches(p.labels)]
+
+
 def find_dns(s: Snapshot) -> ClusterDns | None:
     service = next((x for x in s.services if x.key == (NAMESPACE, SERVICE)), None)
     workloads = [w for w in s.workloads if w.namespace == NAMESPACE]
     if service is not None and service.selector:
-        pods = s.select_pods(NAMESPACE, LabelSelector(dict(service.selector)))
+        pods = _select(s, LabelSelector(dict(service.selector)))
         found = [w for w in workloads if _selects(w, dict(service.selector))]
         by = "Service kube-system/kube-dns selector " + ",".join(
             f"{k}={v}" for k, v in sorted(service.selector.items())
         )
     else:
         label = {LABEL[0]: LABEL[1]}
-        pods = s.select_pods(NAMESPACE, LabelSelector(label))
+        pods = _select(s, LabelSelector(label))
         found = [w for w in workloads if w.labels.get(LABEL[0]) == LABEL[1] or _selects(w, label)]
         by = "label k8s-app=kube-dns in kube-system (no kube-dns Service known)"
         if not pods and not found:
@@ -135,19 +141,27 @@ def dns_rules(f: Facts) -> Iterator[Finding]:
         + (", ".join(f"{p.name} on {p.node or 'no node'} ({p.phase})" for p in dns.pods) or "none")
     )
     hosts = {s.host_of_node(p.node) for p in dns.pods if p.node}
+    one_host = next(iter(hosts)) if len(hosts) == 1 and len(dns.pods) >= 2 else None
     if not serving:
-        if dns.desired == 0 and not dns.pods:
+        if not dns.pods and not dns.workloads:
+            why = "the kube-dns Service selects no pod"
+            fix = (
+                "Deploy CoreDNS again (k3s: restart the server; kubeadm: "
+                "kubeadm init phase addon coredns)"
+            )
+        elif not dns.pods and dns.desired == 0:
             why = f"{dns.workload_ref} is scaled to 0"
             fix = f"cockpit scale {dns.workload_ref} 2"
         else:
             dead = sorted({p.node for p in dns.pods if p.node and f.pod_dead(p)})
             only = "its only replica" if len(dns.pods) == 1 else f"its {len(dns.pods)} replicas"
-            why = (
-                f"{only} {'is' if len(dns.pods) == 1 else 'are'} on {', '.join(dead)}, which "
-                f"{'is' if len(dead) == 1 else 'are'} down"
-                if dead
-                else f"{plural(len(dns.pods), 'replica')}, none ready"
-            )
+            if dead:
+                why = (
+                    f"{only} {'is' if len(dns.pods) == 1 else 'are'} on {', '.join(dead)}, "
+                    f"which {'is' if len(dead) == 1 else 'are'} down"
+                )
+            else:
+                why = f"{plural(len(dns.pods), 'replica')}, none ready"
             fix = f"cockpit restart {dns.workload_ref}"
         yield Finding(
             "DNS-NO-ENDPOINT",
@@ -157,8 +171,9 @@ def dns_rules(f: Facts) -> Iterator[Finding]:
             tuple(evidence),
             fix,
         )
+    if not serving and (one_host is None or one_host not in f.down_hosts):
         return
-    if dns.desired <= 1 and len(serving) <= 1:
+    if serving and dns.desired <= 1 and len(serving) <= 1:
         yield Finding(
             "DNS-SINGLE-REPLICA",
             "warning",
@@ -169,15 +184,13 @@ def dns_rules(f: Facts) -> Iterator[Finding]:
             "cockpit scale-ha",
             risk=True,
         )
-    elif len(hosts) == 1 and None not in hosts and len(dns.pods) >= 2:
-        host = next(iter(hosts))
-        assert host is not None
-        down = host in f.down_hosts
+    elif one_host is not None:
+        down = one_host in f.down_hosts
         yield Finding(
             "DNS-ONE-HOST",
             "critical" if down else "warning",
             dns.ref,
-            f"every cluster DNS replica runs on physical host {host}"
+            f"every cluster DNS replica runs on physical host {one_host}"
             + (", which is down" if down else ": one reboot of it and no pod resolves names"),
             tuple(evidence),
             "cockpit scale-ha (the plan spreads replicas over hosts), or add a "

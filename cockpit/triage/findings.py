@@ -11,7 +11,7 @@ in cockpit/triage/finding.py (CODES).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from cockpit.alloc.thresholds import DEFAULT_THRESHOLDS, Thresholds
 from cockpit.model import Snapshot
@@ -55,11 +55,18 @@ def find_findings(
     previous: Snapshot | None = None,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
     facts: Facts | None = None,
+    risks: Sequence[Finding] | None = None,
 ) -> list[Finding]:
     """Live faults first (critical, warning, info), then the standing risks; `now` defaults
-    to the snapshot's clock (ages are unknown when both are 0)."""
+    to the snapshot's clock (ages are unknown when both are 0).
+
+    The engine's static risks change only with the configuration; a caller that refreshes
+    often may compute them once (`risk_findings`) and pass them as `risks`."""
     f = facts or facts_of(snapshot, now, health, previous, thresholds)
-    found = [finding for rule in RULES for finding in rule(f)]
+    rules = RULES if risks is None else tuple(r for r in RULES if r is not cluster.static_risks)
+    found = [finding for rule in rules for finding in rule(f)]
+    if risks is not None:
+        found += risks
     dns_refs = {x.obj.ref for x in found if x.code.startswith("DNS-")}
     cluster_dns = f.cache.get("dns")
     if dns_refs and cluster_dns is not None:
@@ -74,3 +81,8 @@ def find_findings(
         ]
     found.sort(key=lambda x: (x.risk, SEVERITY_ORDER[x.severity], x.code, x.obj.ref, x.text))
     return found
+
+
+def risk_findings(snapshot: Snapshot) -> list[Finding]:
+    """The engine's static risks as findings (cockpit/alloc/risks.py), on their own."""
+    return list(cluster.static_risks(facts_of(snapshot)))

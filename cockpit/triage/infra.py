@@ -104,12 +104,17 @@ def stopped_guests(f: Facts) -> Iterator[Finding]:
             "GUEST-STOPPED",
             "critical",
             guest_ref(g.vmid, g.name),
-            f"{kind} {g.vmid} {g.name} on {g.host} is {g.status or 'not running'}{why}; "
+            f"{kind} {g.vmid} {g.name} on {g.host} is {_state(g.status)}{why}; "
             f"it backs node {node}",
             (f"Guest.status={g.status!r}", f"backing[{node}]=({g.host}, {g.vmid})"),
             f"Start it: cockpit guest start {g.vmid}"
             + (f" (once {g.host} is back)" if host_down else ""),
         )
+
+
+def _state(status: str) -> str:
+    # Proxmox says "unknown" for the guests of a node it cannot hear.
+    return "in an unknown state" if status == "unknown" else status or "not running"
 
 
 def _latest_tasks(tasks: tuple[PveTask, ...]) -> list[PveTask]:

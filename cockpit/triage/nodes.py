@@ -112,6 +112,22 @@ def cordoned(f: Facts) -> Iterator[Finding]:
         if taint is not None and taint.time_added is not None and f.now:
             age = max(0.0, f.now - taint.time_added)
             evidence.append(f"taint {UNSCHEDULABLE_TAINT} added {_ago(age)} ago")
+        elif f.now:
+            # Kubernetes stamps timeAdded on NoExecute taints only; the kubelet's
+            # NodeNotSchedulable event says when a cordon began.
+            seen = max(
+                (
+                    e.last_seen or e.first_seen
+                    for e in f.snapshot.events
+                    if e.object_kind == "Node"
+                    and e.object_name == node.name
+                    and e.reason == "NodeNotSchedulable"
+                ),
+                default=None,
+            )
+            if seen:
+                age = max(0.0, f.now - seen)
+                evidence.append(f"event NodeNotSchedulable {_ago(age)} ago")
         fresh = age is not None and age < CORDON_GRACE
         how_long = f" for {_ago(age)}" if age is not None else ""
         yield Finding(

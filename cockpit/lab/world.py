@@ -100,6 +100,9 @@ class World:
         self.backend_state = "Running"  # tailscaled's own state on the cockpit's machine
         self.health: list[str] = []  # tailscaled's Health warnings
         self._peer_online_last = {p.hostname: self._peer_up(p) for p in snap.peers}
+        # node -> lab time its machine last went down: its kubelet's last heartbeat.
+        self.went_down: dict[str, float] = {}
+        self._backing_was = {node: self.backing_up(node) for node in self.backing}
 
     # --- queries ---------------------------------------------------------------------
 
@@ -164,7 +167,16 @@ class World:
                 return node
         return None
 
+    def _refresh_backing(self) -> None:
+        now = self.clock.now()
+        for node in self.backing:
+            up = self.backing_up(node)
+            if self._backing_was.get(node, True) and not up:
+                self.went_down[node] = now
+            self._backing_was[node] = up
+
     def _refresh_peers(self) -> None:
+        self._refresh_backing()
         now = self.clock.now()
         for peer in self.peer_list:
             up = self._peer_up(peer)
@@ -223,6 +235,7 @@ class World:
             self.node_ips[node] = ips
             self.peer_list.append(peer)
             self._peer_online_last[peer.hostname] = True
+            self._backing_was[node] = True
         self.notify()
 
     def guest_action(
@@ -250,6 +263,7 @@ class World:
             if action == "reboot":
                 # The OS goes down at once and is back a boot after the task ends.
                 self.rebooting[vmid] = self.clock.now() + duration + GUEST_BOOT_SECONDS
+                self._refresh_backing()
             effect = self._effect(vmid, action, duration, timeout, force_stop)
             if timeout is not None:
                 duration = min(duration, timeout + TASK_SECONDS["stop"])

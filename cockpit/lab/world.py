@@ -87,6 +87,7 @@ class World:
         self.offline_since: dict[str, float] = {}  # peer hostname -> lab time it went away
         self.shutdown_seconds: dict[int, float] = {}  # per-guest override (a slow guest)
         self.listeners: list[Callable[[], None]] = []
+        self.on_start: list[Callable[[Guest], None]] = []  # a guest was powered on
         self._pid = 4000
         # What changes as the lab runs (machines joined, peers cut), beside the plan.
         self.backing: dict[str, Backing] = dict(snap.backing)
@@ -224,6 +225,30 @@ class World:
             self._refresh_peers()
         self.notify()
 
+    def booted(self, vmid: int) -> bool:
+        """Whether a guest's OS is up (its guest agent answers): running, and a boot past
+        its start or reboot."""
+        with self.lock:
+            g = self.guests.get(vmid)
+            if g is None or not g.running or not self.hosts[g.host].online:
+                return False
+            now = self.clock.now()
+            if self.rebooting.get(vmid, 0.0) > now:
+                return False
+            return now - self.started_at.get(vmid, now) >= GUEST_BOOT_SECONDS
+
+    def add_guest_node(self, vmid: int, node: str, ips: tuple[str, ...], peer: Peer) -> None:
+        """A guest whose OS joined the cluster and the tailnet (what cloud-init does)."""
+        with self.lock:
+            g = self.guest(vmid)
+            self.backing[node] = Backing(g.host, vmid)
+            self.node_ips[node] = ips
+            self._backing_was[node] = self.backing_up(node)
+            if not any(p.hostname == peer.hostname for p in self.peer_list):
+                self.peer_list.append(peer)
+                self._peer_online_last[peer.hostname] = True
+        self.notify()
+
     def add_bare_metal(self, host: Host, node: str, ips: tuple[str, ...], peer: Peer) -> None:
         """A machine plugged in: a host that backs a Kubernetes node and is a tailnet peer."""
         with self.lock:
@@ -253,6 +278,8 @@ class World:
                 raise WorldError(595, f"no route to host {g.host}")
             if action not in TASK_SECONDS:
                 raise WorldError(501, f"Method 'POST /status/{action}' not implemented")
+            if g.template and action == "start":
+                raise WorldError(500, f"you can't start VM {vmid} if it's a template")
             if action == "start" and g.running:
                 raise WorldError(500, f"VM {vmid} already running")
             if action in ("shutdown", "reboot") and not g.running:
@@ -279,6 +306,8 @@ class World:
             if action == "start":
                 self.guests[vmid] = replace(g, status="running")
                 self.started_at[vmid] = self.clock.now()
+                for hook in list(self.on_start):
+                    hook(self.guests[vmid])
                 return None
             timed_out = timeout is not None and duration > timeout
             if action in ("shutdown", "reboot") and timed_out and not force_stop:

@@ -5,7 +5,8 @@ A lab file has these tables (every one optional but `hosts`):
     [lab]            name, description, distro ("k3s" | "kubeadm" | "none")
     [sites.NAME]     description
     [[hosts]]        physical machines
-    [[guests]]       Proxmox VMs/LXCs and the host they run on
+    [[guests]]       Proxmox VMs/LXCs and the host they run on (template = true: a template
+                     to clone new nodes from)
     [[nodes]]        Kubernetes nodes, each backed by a guest (vmid) or a host (bare metal)
     [priority_classes]  NAME = value, or NAME = { value, description, global_default }
     [[workloads]]    Deployments/StatefulSets/DaemonSets with their pod template, placement,
@@ -290,8 +291,9 @@ class _LabReader:
         status = t.str("status", "running")
         if status not in ("running", "stopped", "paused"):
             raise t.error("status", f"expected running, stopped or paused, got {status!r}")
-        if not self.draft.hosts[host].online:
-            status = "stopped"
+        template = t.bool("template")
+        if not self.draft.hosts[host].online or template:
+            status = "stopped"  # a template never runs; it is only cloned
         used_memory = t.pve_size("memory_used")
         busy_cpu = t.cpu("cpu_used")
         self.draft.guests[vmid] = Guest(
@@ -307,6 +309,7 @@ class _LabReader:
             tags=t.strings("tags"),
             ips=t.strings("ips"),
             usage=Resources(busy_cpu, used_memory) if (used_memory or busy_cpu) else None,
+            template=template,
         )
         t.done()
 

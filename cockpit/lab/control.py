@@ -22,8 +22,8 @@ import orjson
 from cockpit.lab.kube.api import Request
 from cockpit.lab.kube.meta import NODE_BOOT, NODES, PODS, now_iso
 from cockpit.lab.kube.objects import node_object
-from cockpit.lab.world import WorldError
-from cockpit.model import Host, Node, Peer, Resources
+from cockpit.lab.world import GUEST_BOOT_SECONDS, WorldError
+from cockpit.model import Guest, Host, Node, Peer, Resources
 
 if TYPE_CHECKING:
     from cockpit.lab.runner import RunningLab
@@ -66,6 +66,7 @@ class LabControl:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.world.on_start.append(self._guest_started)
 
     # --- the timer -----------------------------------------------------------------------
 
@@ -182,8 +183,50 @@ class LabControl:
         self._record(what)
         return what
 
-    def _register(self, name: str, arch: str, site: str, ip: str) -> str:
-        spec = JOIN_SPECS[arch]
+    # --- cloud-init: a VM cloned from a k3s-agent template joins when it boots -------------
+
+    def _guest_started(self, guest: Guest) -> None:
+        if not _k3s_agent(guest.tags) or any(
+            b.vmid == guest.vmid for b in self.world.backing.values()
+        ):
+            return
+        self.at(
+            GUEST_BOOT_SECONDS,
+            f"cloud-init on {guest.name}",
+            lambda: self._cloud_init(guest.vmid),
+        )
+
+    def _cloud_init(self, vmid: int) -> str:
+        """What the template's cloud-init does once the VM has booted: bring tailscale up
+        (a new peer) and run the k3s agent, which registers the node."""
+        guest = self.world.guests.get(vmid)
+        if guest is None or not self.world.booted(vmid):
+            return f"guest {vmid} did not boot: it did not join"
+        name = guest.name
+        if self.lab.kube.store.find(NODES, ("", name)) is not None:
+            return f"guest {vmid}: a node named {name} already exists; k3s refused to join"
+        host = self.world.hosts[guest.host]
+        ip = _tailnet_ip(name)
+        peer = Peer(
+            hostname=name,
+            dns_name=f"{name}.tailnet.ts.net.",
+            ips=(ip,),
+            os="linux",
+            site=host.site,
+            relay=next(
+                (p.relay for p in self.world.peer_list if p.site == host.site and p.relay), ""
+            ),
+        )
+        self.world.add_guest_node(vmid, name, (ip,), peer)
+        self._register(name, host.arch, host.site, ip, Resources(guest.vcpus * 1000, guest.memory))
+        what = f"guest {vmid} ({name}) booted, joined the tailnet as {ip} and the cluster"
+        self._record(what)
+        return what
+
+    def _register(
+        self, name: str, arch: str, site: str, ip: str, capacity: Resources | None = None
+    ) -> str:
+        spec = JOIN_SPECS.get(arch, JOIN_SPECS["amd64"])
         labels = {
             "kubernetes.io/hostname": name,
             "kubernetes.io/os": "linux",
@@ -194,11 +237,11 @@ class LabControl:
         }
         if site:
             labels["topology.kubernetes.io/zone"] = site
-        memory = spec["memory"]
+        capacity = capacity or Resources(spec["cores"] * 1000, spec["memory"])
         node = Node(
             name=name,
-            capacity=Resources(spec["cores"] * 1000, memory),
-            allocatable=Resources(spec["cores"] * 1000, memory - 100 * 2**20),
+            capacity=capacity,
+            allocatable=Resources(capacity.cpu, (capacity.memory or 0) - 100 * 2**20),
             conditions={"Ready": "True"},
             labels=labels,
             addresses=(("InternalIP", ip), ("Hostname", name)),
@@ -314,6 +357,12 @@ class LabControl:
         if backing is not None and backing.vmid is None:
             return backing.host
         return None
+
+
+def _k3s_agent(tags: tuple[str, ...]) -> bool:
+    """A template (and so its clones) tagged for k3s agents: "k3s-agent", or "k3s" and
+    "agent" as the lab's VMs are tagged."""
+    return "k3s-agent" in tags or {"k3s", "agent"} <= set(tags)
 
 
 def _tailnet_ip(name: str) -> str:

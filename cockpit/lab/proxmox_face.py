@@ -619,6 +619,7 @@ class ProxmoxFace:
             ("GET", node + r"/(?P<kind>qemu)/(?P<vmid>[^/]+)/agent/network-get-interfaces",
              self._agent_interfaces),
             ("GET", node + r"/(?P<kind>lxc)/(?P<vmid>[^/]+)/interfaces", self._lxc_interfaces),
+            ("POST", node + r"/(?P<kind>qemu)/(?P<vmid>[^/]+)/agent/ping", self._agent_ping),
         ]  # fmt: skip
         return [(verb, re.compile(pattern), handler) for verb, pattern, handler in table]
 
@@ -1007,6 +1008,14 @@ class ProxmoxFace:
                 {"name": "eth0", "hardware-address": _mac(g.vmid).lower(), "ip-addresses": eth0},
             ]
         }  # fmt: skip
+
+    def _agent_ping(self, req: Request) -> Any:
+        """The guest agent answers once the OS has booted (qemu-guest-agent is up)."""
+        with self.world.lock:
+            g = self._guest(req)
+        if not self.world.booted(g.vmid):
+            raise ApiError(500, "QEMU guest agent is not running")
+        return {"result": {}}
 
     def _lxc_interfaces(self, req: Request) -> Any:
         with self.world.lock:

@@ -87,6 +87,7 @@ class World:
         self.offline_since: dict[str, float] = {}  # peer hostname -> lab time it went away
         self.shutdown_seconds: dict[int, float] = {}  # per-guest override (a slow guest)
         self.listeners: list[Callable[[], None]] = []
+        self.on_start: list[Callable[[Guest], None]] = []  # a guest was powered on
         self._pid = 4000
         # What changes as the lab runs (machines joined, peers cut), beside the plan.
         self.backing: dict[str, Backing] = dict(snap.backing)
@@ -100,6 +101,9 @@ class World:
         self.backend_state = "Running"  # tailscaled's own state on the cockpit's machine
         self.health: list[str] = []  # tailscaled's Health warnings
         self._peer_online_last = {p.hostname: self._peer_up(p) for p in snap.peers}
+        # node -> lab time its machine last went down: its kubelet's last heartbeat.
+        self.went_down: dict[str, float] = {}
+        self._backing_was = {node: self.backing_up(node) for node in self.backing}
 
     # --- queries ---------------------------------------------------------------------
 
@@ -164,7 +168,16 @@ class World:
                 return node
         return None
 
+    def _refresh_backing(self) -> None:
+        now = self.clock.now()
+        for node in self.backing:
+            up = self.backing_up(node)
+            if self._backing_was.get(node, True) and not up:
+                self.went_down[node] = now
+            self._backing_was[node] = up
+
     def _refresh_peers(self) -> None:
+        self._refresh_backing()
         now = self.clock.now()
         for peer in self.peer_list:
             up = self._peer_up(peer)
@@ -212,6 +225,30 @@ class World:
             self._refresh_peers()
         self.notify()
 
+    def booted(self, vmid: int) -> bool:
+        """Whether a guest's OS is up (its guest agent answers): running, and a boot past
+        its start or reboot."""
+        with self.lock:
+            g = self.guests.get(vmid)
+            if g is None or not g.running or not self.hosts[g.host].online:
+                return False
+            now = self.clock.now()
+            if self.rebooting.get(vmid, 0.0) > now:
+                return False
+            return now - self.started_at.get(vmid, now) >= GUEST_BOOT_SECONDS
+
+    def add_guest_node(self, vmid: int, node: str, ips: tuple[str, ...], peer: Peer) -> None:
+        """A guest whose OS joined the cluster and the tailnet (what cloud-init does)."""
+        with self.lock:
+            g = self.guest(vmid)
+            self.backing[node] = Backing(g.host, vmid)
+            self.node_ips[node] = ips
+            self._backing_was[node] = self.backing_up(node)
+            if not any(p.hostname == peer.hostname for p in self.peer_list):
+                self.peer_list.append(peer)
+                self._peer_online_last[peer.hostname] = True
+        self.notify()
+
     def add_bare_metal(self, host: Host, node: str, ips: tuple[str, ...], peer: Peer) -> None:
         """A machine plugged in: a host that backs a Kubernetes node and is a tailnet peer."""
         with self.lock:
@@ -223,6 +260,7 @@ class World:
             self.node_ips[node] = ips
             self.peer_list.append(peer)
             self._peer_online_last[peer.hostname] = True
+            self._backing_was[node] = True
         self.notify()
 
     def guest_action(
@@ -240,6 +278,8 @@ class World:
                 raise WorldError(595, f"no route to host {g.host}")
             if action not in TASK_SECONDS:
                 raise WorldError(501, f"Method 'POST /status/{action}' not implemented")
+            if g.template and action == "start":
+                raise WorldError(500, f"you can't start VM {vmid} if it's a template")
             if action == "start" and g.running:
                 raise WorldError(500, f"VM {vmid} already running")
             if action in ("shutdown", "reboot") and not g.running:
@@ -250,6 +290,7 @@ class World:
             if action == "reboot":
                 # The OS goes down at once and is back a boot after the task ends.
                 self.rebooting[vmid] = self.clock.now() + duration + GUEST_BOOT_SECONDS
+                self._refresh_backing()
             effect = self._effect(vmid, action, duration, timeout, force_stop)
             if timeout is not None:
                 duration = min(duration, timeout + TASK_SECONDS["stop"])
@@ -265,6 +306,8 @@ class World:
             if action == "start":
                 self.guests[vmid] = replace(g, status="running")
                 self.started_at[vmid] = self.clock.now()
+                for hook in list(self.on_start):
+                    hook(self.guests[vmid])
                 return None
             timed_out = timeout is not None and duration > timeout
             if action in ("shutdown", "reboot") and timed_out and not force_stop:

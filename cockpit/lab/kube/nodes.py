@@ -42,13 +42,15 @@ class NodeControllers(ControllerState):
                     self._set_node_ready(name, now)
             else:
                 self.up_since.pop(name, None)
-                self.down_since.setdefault(name, now)
+                # The grace period runs from the kubelet's last heartbeat, not from when
+                # this loop noticed.
+                self.down_since.setdefault(name, min(now, self.world.went_down.get(name, now)))
                 if ready_now and now - self.down_since[name] >= NODE_GRACE:
                     self._set_node_unknown(name, now)
 
     def _set_node_ready(self, name: str, now: float) -> None:
         node = self.store.get(NODES, ("", name))
-        was = condition(node, "Ready") or {}
+        was = dict(condition(node, "Ready") or {})
         set_condition(node, "Ready", "True", "KubeletReady", "kubelet is posting ready status", now)
         for kind, reason in (
             ("MemoryPressure", "KubeletHasSufficientMemory"),
@@ -136,6 +138,12 @@ class NodeControllers(ControllerState):
     # --- kubelets ------------------------------------------------------------------------
 
     def kubelets(self, now: float) -> None:
+        # A kubelet back from a reboot starts its pods once it reports the node Ready.
+        booted = {
+            n["metadata"]["name"]
+            for n in self.store.items(NODES)
+            if (condition(n, "Ready") or {}).get("status") == "True"
+        }
         for pod in self.store.items(PODS):
             node = pod.get("spec", {}).get("nodeName")
             if not node:
@@ -163,6 +171,8 @@ class NodeControllers(ControllerState):
                 continue
             if self.owned_by_runtime(pod):
                 continue  # crash-looping or failing to pull: the runtime's loop has it
+            if node not in booted:
+                continue
             if pod.get("status", {}).get("phase") == "Pending" or not is_ready(pod):
                 scheduled = condition(pod, "PodScheduled")
                 since = parse_time(scheduled.get("lastTransitionTime")) if scheduled else now

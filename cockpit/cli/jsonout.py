@@ -23,8 +23,8 @@ WHATIF_SCHEMA = "cockpit.whatif/1"
 def _r(value: float | None, digits: int = 4) -> float | None:
     if value is None:
         return None
-    if value == float("inf"):
-        return None  # JSON has no infinity; a null ratio means "nothing physical to divide by"
+    if value in (float("inf"), float("-inf")) or value != value:
+        return None  # JSON has no infinity or NaN: null, like an unknown ratio
     return round(value, digits)
 
 

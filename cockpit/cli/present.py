@@ -30,8 +30,8 @@ LEVEL_STYLE = {"ok": "green", "caution": "yellow", "warning": "dark_orange", "cr
 SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
 
 
-def verdict(word: str) -> Text:
-    return Text(word, style=VERDICT_STYLE.get(word, ""))
+def verdict(word: str | None) -> Text:
+    return Text(word or "n/a", style=VERDICT_STYLE.get(word or "", "dim"))
 
 
 def level(word: str | None) -> Text:

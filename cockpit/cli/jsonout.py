@@ -202,6 +202,8 @@ def whatif(lab: Lab, report: WhatIfReport) -> dict[str, Any]:
             for p in report.preempted
         ],
         "not_moved": [{**_pod_ref(p), "why": why} for p, why in report.stays],
+        "blocked": [{**_pod_ref(p), "pdb": ref} for p, ref in report.blocked],
+        "drain_blocked": report.drain_blocked,
         "lost": [{**_pod_ref(p), "why": why} for p, why in report.lost],
         "nodes": [
             {

@@ -235,6 +235,17 @@ def whatif_view(lab: Lab, report: WhatIfReport) -> Group:
                 f"{p.by.namespace}/{p.by.name}",
             )
         parts.append(pre)
+    if report.blocked:
+        blocked = Table(
+            title="Blocked: a PodDisruptionBudget allows no disruption, the drain never ends",
+            title_justify="left",
+            title_style="bold red",
+        )
+        blocked.add_column("Pod")
+        blocked.add_column("PDB")
+        for pod, ref in report.blocked:
+            plain_row(blocked, f"{pod.namespace}/{pod.name}", ref)
+        parts.append(blocked)
     for title, rows in (("Not moved", report.stays), ("Not recreated elsewhere", report.lost)):
         if rows:
             parts.append(_pod_reason_table(title, rows))
@@ -244,7 +255,8 @@ def whatif_view(lab: Lab, report: WhatIfReport) -> Group:
         nodes.add_column(name, justify="left" if name in ("Node", "Level") else "right")
     for n in report.nodes:
         if n.lost:
-            plain_row(nodes, Text(f"{n.name} (gone)", style="dim"), "-", "-", "-", level(None))
+            gone = "cordoned" if report.scenario.kind == "drain" else "gone"
+            plain_row(nodes, Text(f"{n.name} ({gone})", style="dim"), "-", "-", "-", level(None))
             continue
         plain_row(
             nodes,
@@ -313,4 +325,10 @@ def summary(report: WhatIfReport) -> str:
     violated = [f"{p.namespace}/{p.name}" for p in report.violated_pdbs]
     if violated:
         text += f"; PDBs violated: {', '.join(violated)}"
+    if report.blocked:
+        refs = sorted({ref for _, ref in report.blocked})
+        text += (
+            f"; the drain blocks: {len(report.blocked)} pod(s) stay, held by "
+            f"PodDisruptionBudget {', '.join(refs)}"
+        )
     return text + "."

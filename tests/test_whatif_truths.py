@@ -1,0 +1,110 @@
+"""The what-if tells what a cluster would really do, through the command a user runs: a drain
+a budget forbids blocks, the only control plane is missed, cluster DNS on one box is critical,
+and a single-arch image does not run on the other arch."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from cockpit.lab.runner import RunningLab
+from cockpit.labfile import load
+
+HOSTS = """
+[[hosts]]
+name = "box"
+cores = 8
+memory = "32G"
+disk = "256G"
+
+[[guests]]
+vmid = 100
+name = "cp"
+host = "box"
+vcpus = 2
+memory = "4G"
+
+[[guests]]
+vmid = 101
+name = "w1"
+host = "box"
+vcpus = 4
+memory = "8G"
+
+[[guests]]
+vmid = 102
+name = "w2"
+host = "box"
+vcpus = 4
+memory = "8G"
+
+[[nodes]]
+name = "cp"
+guest = 100
+roles = ["control-plane"]
+
+[[nodes]]
+name = "w1"
+guest = 101
+
+[[nodes]]
+name = "w2"
+guest = 102
+"""
+
+PDB_WALL = (
+    '[lab]\nname = "pdb-wall"\n'
+    + HOSTS
+    + """
+[[workloads]]
+name = "api"
+namespace = "apps"
+replicas = 2
+anti_affinity = "hostname"
+nodes = ["w1", "w2"]
+requests = { cpu = "100m", memory = "128Mi" }
+pdb = { min_available = 2 }
+"""
+)
+
+
+def cockpit(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "cockpit", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": os.environ.get("PATH", ""), **(env or {})},
+        check=False,
+    )
+
+
+def test_whatif_drain_agrees_with_plan_and_the_drain_action(tmp_path: Path):
+    lab_file = tmp_path / "pdb-wall.toml"
+    lab_file.write_text(PDB_WALL)
+    text = cockpit("whatif", str(lab_file), "--drain", "w1")
+    assert text.returncode == 0, text.stderr
+    summary = text.stdout.strip().splitlines()[-1]
+    assert summary.startswith("0 pod(s) re-placed, 0 Pending")
+    assert "the drain blocks" in summary and "apps/api-pdb" in summary
+    assert "allows no disruption" in text.stdout
+
+    doc = json.loads(cockpit("whatif", str(lab_file), "--drain", "w1", "--json").stdout)
+    assert doc["drain_blocked"] is True and doc["moves"] == []
+    assert [(b["namespace"], b["pdb"]) for b in doc["blocked"]] == [("apps", "apps/api-pdb")]
+
+    plan = cockpit("plan", str(lab_file)).stdout
+    assert any("apps/api-pdb" in line and "wait forever" in line for line in plan.splitlines())
+
+    running = RunningLab(load(lab_file), speed=30, directory=tmp_path / "lab").start()
+    try:
+        env = {"HOME": str(tmp_path), "XDG_STATE_HOME": str(tmp_path / "state")}
+        action = cockpit("--config", str(running.config_path), "drain", "w1", "--plan", env=env)
+    finally:
+        running.stop()
+    assert action.returncode == 0, action.stderr
+    assert "waits: PDB apps/api-pdb allows no disruption" in action.stdout
+    assert "PDB apps/api-pdb allows no disruption now" in action.stdout

@@ -108,3 +108,37 @@ def test_whatif_drain_agrees_with_plan_and_the_drain_action(tmp_path: Path):
     assert action.returncode == 0, action.stderr
     assert "waits: PDB apps/api-pdb allows no disruption" in action.stdout
     assert "PDB apps/api-pdb allows no disruption now" in action.stdout
+
+
+def test_losing_the_only_control_plane_node_says_what_stops_and_what_keeps_running(
+    tmp_path: Path,
+):
+    lab_file = tmp_path / "one-master.toml"
+    lab_file.write_text(
+        '[lab]\nname = "one-master"\n'
+        + HOSTS
+        + """
+[[workloads]]
+name = "api"
+namespace = "apps"
+replicas = 1
+nodes = ["cp"]
+requests = { cpu = "100m", memory = "128Mi" }
+"""
+    )
+    result = cockpit("whatif", str(lab_file), "--lose", "cp")
+    assert result.returncode == 0, result.stderr
+    note = next(line for line in result.stdout.splitlines() if "control-plane node cp" in line)
+    for stops in ("API server", "scheduler", "controllers stop"):
+        assert stops in note
+    assert "What keeps running" in note and "other nodes" in note
+    assert "unreachable toleration" not in result.stdout  # nothing evicts without it
+    doc = json.loads(cockpit("whatif", str(lab_file), "--lose", "cp", "--json").stdout)
+    assert doc["control_plane_down"] is True and doc["moves"] == []
+    assert [p["why"] for p in doc["lost"]] == [
+        "nothing evicts or recreates it while the control plane is down"
+    ]
+    # A worker's loss leaves the control plane alone.
+    worker = json.loads(cockpit("whatif", str(lab_file), "--lose", "w1", "--json").stdout)
+    assert worker["control_plane_down"] is False
+    assert not any("control-plane" in n for n in worker["notes"])

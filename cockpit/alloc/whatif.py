@@ -33,6 +33,8 @@ ScenarioKind = Literal["drain", "lose-node", "lose-host"]
 # Controllers that recreate their pods when a pod is evicted or deleted.
 RECREATING_OWNERS = frozenset({"ReplicaSet", "StatefulSet", "ReplicationController", "Job"})
 STATEFULSET_NOTE = "StatefulSet: waits until the lost node is removed (see notes)"
+CONTROL_PLANE_ROLES = ("node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master")
+NO_CONTROL_PLANE = "nothing evicts or recreates it while the control plane is down"
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +128,8 @@ class WhatIfReport:
     notes: tuple[str, ...] = field(default=())
     # drain only: pods a PDB allowing no disruption keeps where they are, with its "ns/name"
     blocked: tuple[tuple[Pod, str], ...] = field(default=())
+    # every control-plane node is gone: no API server, scheduler or controllers
+    control_plane_down: bool = False
 
     @property
     def drain_blocked(self) -> bool:
@@ -183,6 +187,8 @@ def what_if(
     lost: list[tuple[Pod, str]] = []
     bound: list[Pod] = []
     stuck = _blocked_by_pdb(snapshot, hit) if honour_pdbs and not losing else {}
+    masters = control_plane_nodes(snapshot)
+    headless = losing and bool(masters) and set(masters) <= hit
     blocked: list[tuple[Pod, str]] = []
     for pod in snapshot.pods:
         if pod.node not in hit:
@@ -206,6 +212,8 @@ def what_if(
         elif pod.owner is None or pod.owner.kind not in RECREATING_OWNERS:
             why = "no controller recreates it" + ("" if losing else " (drain needs --force)")
             lost.append((pod, why))
+        elif headless:
+            lost.append((pod, NO_CONTROL_PLANE))
         else:
             displaced.append(replace(pod, node=None, phase="Pending"))
 
@@ -236,7 +244,11 @@ def what_if(
     after_pods = _pods_after(
         snapshot, hit, losing, result.placed, displaced, result.preempted, kept
     )
-    notes = _notes(scenario, affected, losing, moves) + _blocked_notes(snapshot, blocked)
+    # Without a control plane nothing is evicted: the eviction notes would mislead.
+    evicting = losing and not headless
+    notes = _notes(scenario, affected, evicting, moves) + _blocked_notes(snapshot, blocked)
+    if losing:
+        notes = _control_plane_notes(snapshot, masters, hit) + notes
     return WhatIfReport(
         scenario=scenario,
         affected_nodes=tuple(affected),
@@ -249,7 +261,42 @@ def what_if(
         workloads=_workload_impacts(snapshot, hit, after_pods, result.preempted, kept),
         notes=notes,
         blocked=tuple(blocked),
+        control_plane_down=headless,
     )
+
+
+def control_plane_nodes(snapshot: Snapshot) -> list[str]:
+    """Nodes labelled as the control plane (kubeadm, k3s servers; "master" on old ones)."""
+    return [n.name for n in snapshot.nodes if any(r in n.labels for r in CONTROL_PLANE_ROLES)]
+
+
+def _control_plane_notes(snapshot: Snapshot, masters: list[str], hit: set[str]) -> tuple:
+    gone = [m for m in masters if m in hit]
+    if not gone:
+        return ()
+    if len(gone) == len(masters):
+        which = (
+            f"the only control-plane node {gone[0]} is"
+            if len(masters) == 1
+            else f"every control-plane node ({', '.join(gone)}) is"
+        )
+        return (
+            f"{which} gone: the API server, the scheduler and the controllers stop. Nothing "
+            "is scheduled, evicted or recreated, kubectl (and this cockpit's Kubernetes view) "
+            "get no answer, and the pods of the lost node stay down until it returns. What "
+            "keeps running: every container already running on the other nodes (the kubelet "
+            "keeps them, and restarts them when they crash), Service traffic through the "
+            "kube-proxy rules already in place, and cluster DNS where CoreDNS runs elsewhere "
+            "(answering from what it last read). Add control-plane nodes (3 for an etcd "
+            "quorum) to survive this.",
+        )
+    if len(gone) * 2 >= len(masters):
+        return (
+            f"{len(gone)} of {len(masters)} control-plane nodes are gone: if etcd runs on them "
+            "(kubeadm's stacked etcd, k3s' embedded etcd) it loses its quorum and the API "
+            "server stops accepting writes until enough of them return.",
+        )
+    return ()
 
 
 def _blocked_by_pdb(snapshot: Snapshot, hit: set[str]) -> dict[tuple[str, str], str]:

@@ -204,6 +204,7 @@ def whatif(lab: Lab, report: WhatIfReport) -> dict[str, Any]:
         "not_moved": [{**_pod_ref(p), "why": why} for p, why in report.stays],
         "blocked": [{**_pod_ref(p), "pdb": ref} for p, ref in report.blocked],
         "drain_blocked": report.drain_blocked,
+        "control_plane_down": report.control_plane_down,
         "lost": [{**_pod_ref(p), "why": why} for p, why in report.lost],
         "nodes": [
             {

@@ -213,7 +213,8 @@ def whatif_view(lab: Lab, report: WhatIfReport) -> Group:
     affected = ", ".join(report.affected_nodes) or "none"
     parts.append(Text(f"Affected nodes: {affected}"))
     for note in report.notes:
-        parts.append(Text(f"note: {note}", style="dim"))
+        loud = report.control_plane_down and "control-plane" in note
+        parts.append(Text(f"note: {note}", style="bold red" if loud else "dim"))
 
     moves = Table(title="Displaced pods", title_justify="left")
     for name in ("Pod", "Priority", "Mem request", "From", "To", "Why"):
@@ -325,6 +326,8 @@ def summary(report: WhatIfReport) -> str:
     violated = [f"{p.namespace}/{p.name}" for p in report.violated_pdbs]
     if violated:
         text += f"; PDBs violated: {', '.join(violated)}"
+    if report.control_plane_down:
+        text += "; the control plane is down: nothing is rescheduled until it returns"
     if report.blocked:
         refs = sorted({ref for _, ref in report.blocked})
         text += (

@@ -142,3 +142,115 @@ requests = { cpu = "100m", memory = "128Mi" }
     worker = json.loads(cockpit("whatif", str(lab_file), "--lose", "w1", "--json").stdout)
     assert worker["control_plane_down"] is False
     assert not any("control-plane" in n for n in worker["notes"])
+
+
+MIXED_ARCH = """
+[lab]
+name = "mixed"
+
+[images]
+"example/legacy-exporter:0.9" = ["amd64"]
+"nginx:1.27" = ["amd64", "arm64"]
+
+[[hosts]]
+name = "x86"
+cores = 4
+memory = "16G"
+
+[[hosts]]
+name = "pi"
+cores = 4
+memory = "8G"
+arch = "arm64"
+proxmox = false
+
+[[guests]]
+vmid = 100
+name = "vm-1"
+host = "x86"
+vcpus = 2
+memory = "4G"
+
+[[nodes]]
+name = "vm-1"
+guest = 100
+
+[[nodes]]
+name = "pi"
+host = "pi"
+
+[[workloads]]
+name = "exporter"
+namespace = "monitoring"
+image = "example/legacy-exporter:0.9"
+nodes = ["vm-1"]
+requests = { cpu = "20m", memory = "32Mi" }
+
+[[workloads]]
+name = "web"
+image = "nginx:1.27"
+nodes = ["vm-1"]
+requests = { cpu = "20m", memory = "32Mi" }
+"""
+
+
+def test_a_single_arch_image_moved_to_the_other_arch_is_a_crash(tmp_path: Path):
+    lab_file = tmp_path / "mixed.toml"
+    lab_file.write_text(MIXED_ARCH)
+    lab = load(lab_file)
+    exporter = next(p for p in lab.snapshot.pods if p.name.startswith("exporter"))
+    assert exporter.annotations["cockpit.io/image-archs"] == "amd64"  # from [images]
+
+    doc = json.loads(cockpit("whatif", str(lab_file), "--lose", "vm-1", "--json").stdout)
+    notes = {m["pod"].split("-")[0]: m["note"] or "" for m in doc["moves"]}
+    assert "exec format error" in notes["exporter"] and "amd64 only" in notes["exporter"]
+    assert "exec format error" not in notes["web"]  # multi-arch: fine on the Pi
+    outcome = {w["ref"]: w for w in doc["workloads"]}
+    assert outcome["monitoring/deployment/exporter"]["ready_after"] == 0
+    assert outcome["default/deployment/web"]["ready_after"] == 1
+    text = cockpit("whatif", str(lab_file), "--lose", "vm-1").stdout
+    assert "1 will crash on a node of the wrong arch (exec format error)" in text
+
+    (tmp_path / "bad.toml").write_text(MIXED_ARCH.replace('["amd64"]', '["x86"]'))
+    bad = cockpit("plan", str(tmp_path / "bad.toml"))
+    assert bad.returncode == 2 and "images" in bad.stderr and "'x86'" in bad.stderr
+
+
+def test_cluster_dns_on_vms_of_one_box_is_critical(tmp_path: Path):
+    lab_file = tmp_path / "dns-box.toml"
+    lab_file.write_text(
+        '[lab]\nname = "dns-box"\n'
+        + HOSTS
+        + """
+[[hosts]]
+name = "pi"
+cores = 4
+memory = "8G"
+arch = "arm64"
+proxmox = false
+
+[[nodes]]
+name = "pi"
+host = "pi"
+
+[[workloads]]
+name = "coredns"
+namespace = "kube-system"
+replicas = 2
+nodes = ["w1", "w2"]
+requests = { cpu = "100m", memory = "70Mi" }
+pdb = { max_unavailable = 1 }
+
+[[workloads]]
+name = "web"
+replicas = 2
+nodes = ["w1", "w2"]
+requests = { cpu = "100m", memory = "70Mi" }
+pdb = { max_unavailable = 1 }
+"""
+    )
+    doc = json.loads(cockpit("plan", str(lab_file), "--json").stdout)
+    one_box = {r["subject"]: r for r in doc["risks"] if r["code"] == "replicas-one-host"}
+    dns = one_box["kube-system/deployment/coredns"]
+    assert dns["severity"] == "critical" and "name resolution" in dns["message"]
+    assert one_box["default/deployment/web"]["severity"] == "warning"  # an app: a warning

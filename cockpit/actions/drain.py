@@ -470,6 +470,9 @@ class Drain(Action):
                 plan.warnings.append(
                     f"{e['namespace']}/{e['name']} will go Pending: {e['pending_reason']}"
                 )
+        for m in report.moves:
+            if "exec format error" in m.note:
+                plan.warnings.append(f"{_ref(m.pod)} would land on {m.target}: {m.note}")
         for p in report.preempted:
             plan.warnings.append(
                 f"{_ref(p.victim)} on {p.node} would be preempted by {_ref(p.by)} to make room"

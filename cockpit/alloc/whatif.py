@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from cockpit.alloc.ledger import percent
+from cockpit.alloc.risks import IMAGE_ARCHS_ANNOTATION, image_archs
 from cockpit.alloc.scheduler import Preemption, Scheduler
 from cockpit.alloc.thresholds import DEFAULT_THRESHOLDS, Level, Thresholds
 from cockpit.model import Node, Pod, Snapshot
@@ -221,9 +222,14 @@ def what_if(
     result = scheduler.run(displaced)
     source = {p.key: p.node for p in snapshot.pods}
     moves = []
+    crashing: set[tuple[str, str]] = set()
     for pod in displaced:
         target = result.placed.get(pod.key)
         note = STATEFULSET_NOTE if losing and pod.owner and pod.owner.kind == "StatefulSet" else ""
+        crash = _exec_format_error(pod, snapshot.node_by_name.get(target or ""))
+        if crash:
+            crashing.add(pod.key)
+            note = f"{note}; {crash}" if note else crash
         moves.append(
             Move(pod, source[pod.key] or "", target, result.pending.get(pod.key, ""), note)
         )
@@ -258,10 +264,24 @@ def what_if(
         lost=tuple(lost),
         nodes=_nodes_after(snapshot, hit, after_pods, scheduler.requests_of, thresholds),
         pdbs=_pdb_impacts(snapshot, hit, losing, after_pods, kept),
-        workloads=_workload_impacts(snapshot, hit, after_pods, result.preempted, kept),
+        workloads=_workload_impacts(snapshot, hit, after_pods, result.preempted, kept, crashing),
         notes=notes,
         blocked=tuple(blocked),
         control_plane_down=headless,
+    )
+
+
+def _exec_format_error(pod: Pod, node: Node | None) -> str:
+    """The scheduler knows nothing of image architectures: it places a single-arch image
+    on a node of another arch as readily as anywhere, and the container then dies with
+    "exec format error" on every start. Say so instead of calling it a new home."""
+    archs = image_archs(pod)
+    if node is None or not node.arch or not archs or node.arch in archs:
+        return ""
+    return (
+        f"CrashLoopBackOff: exec format error (the image is built for "
+        f"{', '.join(sorted(archs))} only, {node.name} is {node.arch}; "
+        f"{IMAGE_ARCHS_ANNOTATION})"
     )
 
 
@@ -470,6 +490,7 @@ def _workload_impacts(
     after: dict[tuple[str, str], Pod],
     preempted: Iterable[Preemption],
     kept: set[tuple[str, str]],
+    crashing: set[tuple[str, str]],
 ) -> tuple[WorkloadImpact, ...]:
     victims = {p.victim.key for p in preempted}
     before: Counter = Counter()
@@ -485,7 +506,7 @@ def _workload_impacts(
             during[key] += 1
     for pod in after.values():
         key = owners.get(pod.key)
-        if key is not None:
+        if key is not None and pod.key not in crashing:  # a crash loop is never ready
             settled[key] += 1
     out = []
     for w in snapshot.workloads:

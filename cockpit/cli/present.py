@@ -326,6 +326,9 @@ def summary(report: WhatIfReport) -> str:
     violated = [f"{p.namespace}/{p.name}" for p in report.violated_pdbs]
     if violated:
         text += f"; PDBs violated: {', '.join(violated)}"
+    crashes = [m for m in report.placed if "exec format error" in m.note]
+    if crashes:
+        text += f"; {len(crashes)} will crash on a node of the wrong arch (exec format error)"
     if report.control_plane_down:
         text += "; the control plane is down: nothing is rescheduled until it returns"
     if report.blocked:

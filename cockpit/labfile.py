@@ -13,6 +13,11 @@ A lab file has these tables (every one optional but `hosts`):
                      PDB, HPA (hpa = { min, max, cpu = %, memory = % }) and planned
                      normal/peak usage
     [[peers]]        tailnet devices
+    [images]         "IMAGE" = ["amd64", ...]: the architectures an image is built for; a
+                     pod whose images are all listed carries them as the annotation
+                     cockpit.io/image-archs (see cockpit.alloc.risks), so a single-arch
+                     image placed on a node of another arch is reported as the
+                     "exec format error" crash it will be
     [thresholds]     verdict bands and alert levels (see cockpit.alloc.thresholds)
 
 Sizes follow the layer they describe: hosts and guests use Proxmox sizes ("32G", "1.5T",
@@ -37,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from cockpit import units
+from cockpit.alloc.risks import IMAGE_ARCHS_ANNOTATION
 from cockpit.alloc.scheduler import Scheduler, eligible_for_daemonset, matches_node_selection
 from cockpit.alloc.thresholds import DEFAULT_THRESHOLDS, Thresholds, thresholds_from_table
 from cockpit.model import (
@@ -154,6 +160,7 @@ class _Draft:
     hpas: list[Hpa] = field(default_factory=list)
     peers: list[Peer] = field(default_factory=list)
     sites: dict[str, str] = field(default_factory=dict)
+    image_archs: dict[str, frozenset[str]] = field(default_factory=dict)
 
 
 class _LabReader:
@@ -182,6 +189,7 @@ class _LabReader:
                 self.draft.sites[site_name] = site.str("description")
                 site.done()
             sites.done()
+        self.read_images(root.sub("images"))
         hosts = root.items("hosts")
         if not hosts:
             raise root.error("hosts", "a lab needs at least one [[hosts]] entry")
@@ -218,6 +226,21 @@ class _LabReader:
             self.ctx.file,
             distro,
         )
+
+    def read_images(self, t: Table | None) -> None:
+        if t is None:
+            return
+        for image in list(t.data):
+            archs = t.strings(image)
+            if not archs:
+                raise t.error(image, 'expected a list of architectures such as ["amd64"]')
+            for arch in archs:
+                if aliases_arch(arch) not in ARCHS:
+                    raise t.error(
+                        image, f"expected architectures among {', '.join(ARCHS)}, got {arch!r}"
+                    )
+            self.draft.image_archs[image] = frozenset(aliases_arch(a) for a in archs)
+        t.done()
 
     # -- physical and Proxmox layers ------------------------------------------------------
 
@@ -474,11 +497,15 @@ class _LabReader:
                 raise t.error(
                     "nodes", f"unknown node {node!r} (nodes: {', '.join(self.draft.nodes)})"
                 )
+        annotations = t.string_map("annotations")
+        archs = self.archs_of(containers + init_containers)
+        if archs and IMAGE_ARCHS_ANNOTATION not in annotations:
+            annotations[IMAGE_ARCHS_ANNOTATION] = ",".join(sorted(archs))
         template = Pod(
             namespace=namespace,
             name=name,
             labels=labels,
-            annotations=t.string_map("annotations"),
+            annotations=annotations,
             containers=containers,
             init_containers=init_containers,
             overhead=self.read_resources(t.sub("overhead")),
@@ -573,6 +600,16 @@ class _LabReader:
             raise t.error(None, "give a target: cpu = PERCENT and/or memory = PERCENT")
         t.done()
         return Hpa(namespace, name, kind, name, low, high, replicas, replicas, metrics)
+
+    def archs_of(self, containers: Iterable[Container]) -> frozenset[str]:
+        """Where every image of the pod runs, when the [images] table knows them all."""
+        known = [self.draft.image_archs.get(c.image) for c in containers if c.image]
+        if not known or any(k is None for k in known):
+            return frozenset()
+        archs = known[0]
+        for k in known[1:]:
+            archs &= k  # type: ignore[operator]
+        return archs  # type: ignore[return-value]
 
     def add_pod(
         self,
@@ -730,11 +767,17 @@ def _defaulted(requests: Resources, limits: Resources) -> Resources:
     )
 
 
+ARCHS = ("amd64", "arm64", "arm", "riscv64")
+
+
+def aliases_arch(arch: str) -> str:
+    """GOARCH names, as node labels and image manifests use them."""
+    return {"x86_64": "amd64", "aarch64": "arm64"}.get(arch, arch)
+
+
 def _arch(t: Table) -> str:
-    arch = t.str("arch", "amd64")
-    aliases = {"x86_64": "amd64", "aarch64": "arm64"}
-    arch = aliases.get(arch, arch)
-    if arch not in ("amd64", "arm64", "arm", "riscv64"):
+    arch = aliases_arch(t.str("arch", "amd64"))
+    if arch not in ARCHS:
         raise t.error("arch", f"expected amd64 or arm64 (or arm, riscv64), got {arch!r}")
     return arch
 

@@ -315,9 +315,11 @@ def format_cpu(millicores: int | float) -> str:
     return f"{sign}{cores}.{milli:03d}".rstrip("0")
 
 
-def format_ratio(r: float) -> str:
-    """An overcommit or usage ratio as "1.56x"; "inf" when the base is zero (requests with
-    no allocatable) and "n/a" when there is nothing to compare, instead of a float error."""
+def format_ratio(r: float | None) -> str:
+    """An overcommit or usage ratio as "1.56x"; "n/a" when it is unknown (None: the ledger's
+    ratio over hardware it does not know) or not a number, instead of a float error."""
+    if r is None:
+        return "n/a"
     if (text := _non_finite(float(r))) is not None:
         return text
     return f"{r:.2f}x"

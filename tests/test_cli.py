@@ -155,8 +155,24 @@ def test_report_without_anything_configured_still_answers(tmp_path):
         timeout=60,
         env=env,
     )
-    assert result.returncode == 0, result.stderr
-    health = json.loads(result.stdout)["health"]
+    # Nothing answered: the report says so and exits 2, never "No risks found" and 0.
+    assert result.returncode == 2, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["checked"] is False
+    health = doc["health"]
     assert health["kube"]["state"] == "unconfigured"
     assert health["proxmox"]["state"] == "unconfigured"
-    assert health["tailscale"]["state"] == "error"
+    # No socket and no `tailscale` on PATH: Tailscale is not installed, which is no error.
+    assert health["tailscale"]["state"] == "not_found"
+
+    text = subprocess.run(
+        [sys.executable, "-m", "cockpit", "report", "--timeout", "3"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert text.returncode == 2
+    assert "No risks found" not in text.stdout
+    assert "Nothing was checked" in text.stdout and "cockpit init" in text.stdout
+    assert "not found: tailscaled socket not found" in text.stdout

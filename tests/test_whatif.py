@@ -141,10 +141,28 @@ def test_pdb_violation_when_replacements_cannot_run():
     pods = [pod("web-1", "a", memory="1500Mi"), pod("web-2", "b", memory="1500Mi")]
     pdb = Pdb("default", "web", LabelSelector({"app": "web"}), min_available=2)
     snap = snapshot(nodes, pods, [deployment("web", 2)], pdbs=(pdb,))
-    impact = what_if(snap, Scenario("drain", "a")).pdbs[0]
+    # A lost node (a drain of this pair blocks instead: test_drain_blocked_by_a_pdb...).
+    impact = what_if(snap, Scenario("lose-node", "a")).pdbs[0]
     assert (impact.expected, impact.desired_healthy) == (2, 2)
     assert (impact.healthy_before, impact.healthy_during, impact.healthy_after) == (2, 1, 1)
     assert impact.disrupted and impact.violated
+
+
+def test_drain_blocked_by_a_pdb_that_allows_no_disruption():
+    nodes = [node("a", "2", "4Gi"), node("b", "2", "4Gi"), node("c", "2", "4Gi")]
+    pods = [pod("web-1", "a", memory="1Gi"), pod("web-2", "b", memory="1Gi")]
+    pdb = Pdb("default", "web", LabelSelector({"app": "web"}), min_available=2)
+    snap = snapshot(nodes, pods, [deployment("web", 2)], pdbs=(pdb,))
+    report = what_if(snap, Scenario("drain", "a"))
+    # The eviction is refused for ever: the pod stays, nothing moves, nothing is Pending.
+    assert [(p.name, ref) for p, ref in report.blocked] == [("web-1", "default/web")]
+    assert report.drain_blocked and not report.moves
+    impact = report.pdbs[0]
+    assert (impact.healthy_during, impact.healthy_after) == (2, 2) and not impact.disrupted
+    assert not report.outages
+    assert any("the drain blocks" in n and "default/web" in n for n in report.notes)
+    # Losing the node is another matter: the budget cannot stop a power cut.
+    assert not what_if(snap, Scenario("lose-node", "a")).blocked
 
 
 def test_pdb_survives_when_a_replacement_fits():

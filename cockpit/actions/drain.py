@@ -284,9 +284,12 @@ class Drain(Action):
                 f"node {node} exists but is not in the cockpit's view yet; try again in a moment"
             )
             return plan
-        report = what_if(snapshot, Scenario("drain", node))
+        # Where each pod lands once evicted, even one a budget holds for now (its eviction
+        # goes through when the budget is relaxed); and which ones a budget holds.
+        report = what_if(snapshot, Scenario("drain", node), honour_pdbs=False)
+        blocked = {p.key: ref for p, ref in what_if(snapshot, Scenario("drain", node)).blocked}
         already = _unschedulable(live)
-        evict, skip = self._sort_pods(snapshot, report, plan)
+        evict, skip = self._sort_pods(snapshot, report, plan, blocked)
         self._summary(plan, evict, skip, already)
         self._warnings(plan, snapshot, report, evict)
         plan.detail = {
@@ -333,7 +336,11 @@ class Drain(Action):
         return plan
 
     def _sort_pods(
-        self, snapshot: Snapshot, report: WhatIfReport, plan: Plan
+        self,
+        snapshot: Snapshot,
+        report: WhatIfReport,
+        plan: Plan,
+        blocked: dict[tuple[str, str], str],
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """kubectl's filters, in its order: DaemonSet, mirror, local storage, unreplicated."""
         moves = {m.pod.key: m for m in report.moves if m.source == self.node}
@@ -361,6 +368,7 @@ class Drain(Action):
                 "emptydir": "emptyDir" in pod.volume_kinds and not finished,
                 "finished": finished,
                 "pdb": _pdb_of(snapshot, pod),
+                "blocked_by": blocked.get(pod.key),  # a budget that allows no eviction
             }
             plan.preconditions[f"pod/{_ref(pod)}"] = {"uid": pod.uid}
             if entry["unreplicated"]:
@@ -428,6 +436,10 @@ class Drain(Action):
                 where = "deleted (it has finished)"
             elif e["unreplicated"]:
                 where = "deleted for good (no controller recreates it)"
+            elif e.get("blocked_by"):
+                where = f"waits: PDB {e['blocked_by']} allows no disruption"
+                if e["expected_node"]:
+                    where += f" (then likely lands on {e['expected_node']})"
             elif e["expected_node"]:
                 where = f"likely lands on {e['expected_node']}"
             else:
@@ -458,6 +470,9 @@ class Drain(Action):
                 plan.warnings.append(
                     f"{e['namespace']}/{e['name']} will go Pending: {e['pending_reason']}"
                 )
+        for m in report.moves:
+            if "exec format error" in m.note:
+                plan.warnings.append(f"{_ref(m.pod)} would land on {m.target}: {m.note}")
         for p in report.preempted:
             plan.warnings.append(
                 f"{_ref(p.victim)} on {p.node} would be preempted by {_ref(p.by)} to make room"

@@ -30,15 +30,21 @@ class Ratio:
     resource: Resource
     physical: float  # threads for CPU, bytes otherwise
     allocated: float  # vCPUs for CPU, bytes otherwise
-    ratio: float
-    verdict: Verdict
+    ratio: float | None  # None: unknown (nothing physical is known to divide by)
+    verdict: Verdict | None  # None with the ratio
+
+    @property
+    def known(self) -> bool:
+        return self.ratio is not None
 
 
 def ratio_of(resource: Resource, physical: float, allocated: float, t: Thresholds) -> Ratio:
+    """allocated / physical with its verdict. A physical size of zero means the hardware is
+    unknown (a powered-off Proxmox node reports none; without Proxmox there are no hosts),
+    not that it is infinitely overcommitted: the ratio and verdict are then None, "n/a"."""
     if physical <= 0:
-        ratio = float("inf") if allocated > 0 else 0.0
-    else:
-        ratio = allocated / physical
+        return Ratio(resource, physical, allocated, None, None)
+    ratio = allocated / physical
     return Ratio(resource, physical, allocated, ratio, t.ratio_verdict(resource, ratio))
 
 
@@ -247,12 +253,12 @@ class HostRollup:
     requests_memory: Ratio
     limits_memory: Ratio
     peak_memory: Ratio
-    peak_memory_level: Level
+    peak_memory_level: Level | None  # None when the host's memory is unknown
 
 
 def host_rollup(host: Host, nodes: list[NodeLedger], t: Thresholds) -> HostRollup:
     sums = combine(n.sums for n in nodes)
-    peak_pct = percent(sums.peak_memory, host.memory) or 0.0
+    peak_pct = percent(sums.peak_memory, host.memory)
     return HostRollup(
         host=host.name,
         nodes=tuple(n.name for n in nodes),
@@ -263,7 +269,7 @@ def host_rollup(host: Host, nodes: list[NodeLedger], t: Thresholds) -> HostRollu
         requests_memory=ratio_of("memory", host.memory, sums.requests_memory, t),
         limits_memory=ratio_of("memory", host.memory, sums.limits_memory, t),
         peak_memory=ratio_of("memory", host.memory, sums.peak_memory, t),
-        peak_memory_level=t.usage_level("memory", peak_pct),
+        peak_memory_level=t.usage_level("memory", peak_pct) if peak_pct is not None else None,
     )
 
 

@@ -176,6 +176,8 @@ def _is_system(namespace: str) -> bool:
 
 
 def _is_dns(w: Workload) -> bool:
+    """The cluster DNS: what the kube-dns Service selects (k8s-app=kube-dns, kubeadm and
+    k3s alike), or CoreDNS/kube-dns by name (kube-system, or wherever it was installed)."""
     return (
         w.name in ("coredns", "kube-dns")
         or w.labels.get("k8s-app") == "kube-dns"
@@ -278,6 +280,14 @@ def replicas_one_host(f: Facts) -> Iterator[Risk]:
                 f"{_names(others, 3)}."
             )
             severity: Severity = "warning"
+            if _is_dns(w):
+                # Seed 004's outage: the box went down and every pod on every other
+                # machine lost name resolution with it.
+                message += (
+                    f" It is the cluster DNS: while {host} is down, every pod on every "
+                    "other machine loses name resolution too."
+                )
+                severity = "critical"
         else:
             message = (
                 f"{head} all run on {host}, and so does the whole cluster: a reboot of "

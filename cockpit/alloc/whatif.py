@@ -8,7 +8,9 @@ every ready replica.
 
 Semantics follow Kubernetes, including the parts that surprise people:
 * drain: DaemonSet and mirror pods stay; other pods are evicted and their controllers
-  recreate them elsewhere; bare pods are deleted for good (kubectl needs --force);
+  recreate them elsewhere; bare pods are deleted for good (kubectl needs --force); a pod
+  whose PodDisruptionBudget allows no disruption now is never evicted (the Eviction API
+  answers 429 for ever), so it stays and the drain blocks on it, as kubectl drain does;
 * loss: the node goes NotReady, its pods are evicted after the unreachable toleration
   (300 s by default) and recreated elsewhere -- except StatefulSet pods, which stay
   Terminating until the node is deleted or marked out-of-service, because a StatefulSet
@@ -23,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from cockpit.alloc.ledger import percent
+from cockpit.alloc.risks import IMAGE_ARCHS_ANNOTATION, image_archs
 from cockpit.alloc.scheduler import Preemption, Scheduler
 from cockpit.alloc.thresholds import DEFAULT_THRESHOLDS, Level, Thresholds
 from cockpit.model import Node, Pod, Snapshot
@@ -31,6 +34,8 @@ ScenarioKind = Literal["drain", "lose-node", "lose-host"]
 # Controllers that recreate their pods when a pod is evicted or deleted.
 RECREATING_OWNERS = frozenset({"ReplicaSet", "StatefulSet", "ReplicationController", "Job"})
 STATEFULSET_NOTE = "StatefulSet: waits until the lost node is removed (see notes)"
+CONTROL_PLANE_ROLES = ("node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master")
+NO_CONTROL_PLANE = "nothing evicts or recreates it while the control plane is down"
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +127,15 @@ class WhatIfReport:
     pdbs: tuple[PdbImpact, ...]
     workloads: tuple[WorkloadImpact, ...]
     notes: tuple[str, ...] = field(default=())
+    # drain only: pods a PDB allowing no disruption keeps where they are, with its "ns/name"
+    blocked: tuple[tuple[Pod, str], ...] = field(default=())
+    # every control-plane node is gone: no API server, scheduler or controllers
+    control_plane_down: bool = False
+
+    @property
+    def drain_blocked(self) -> bool:
+        """The drain never finishes: some pod can never be evicted."""
+        return bool(self.blocked)
 
     @property
     def placed(self) -> list[Move]:
@@ -157,8 +171,13 @@ def affected_nodes(snapshot: Snapshot, scenario: Scenario) -> list[str]:
 
 
 def what_if(
-    snapshot: Snapshot, scenario: Scenario, thresholds: Thresholds = DEFAULT_THRESHOLDS
+    snapshot: Snapshot,
+    scenario: Scenario,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    honour_pdbs: bool = True,
 ) -> WhatIfReport:
+    """honour_pdbs=False: a drain as if every budget let its pods go, which is where they
+    land once a blocking budget is relaxed (the drain action's expected nodes)."""
     affected = affected_nodes(snapshot, scenario)
     hit = set(affected)
     losing = scenario.kind != "drain"
@@ -168,10 +187,18 @@ def what_if(
     stays: list[tuple[Pod, str]] = []
     lost: list[tuple[Pod, str]] = []
     bound: list[Pod] = []
+    stuck = _blocked_by_pdb(snapshot, hit) if honour_pdbs and not losing else {}
+    masters = control_plane_nodes(snapshot)
+    headless = losing and bool(masters) and set(masters) <= hit
+    blocked: list[tuple[Pod, str]] = []
     for pod in snapshot.pods:
         if pod.node not in hit:
             if pod.node is not None:
                 bound.append(pod)
+            continue
+        if pod.key in stuck:
+            blocked.append((pod, stuck[pod.key]))
+            bound.append(pod)  # it keeps its place on the cordoned node
             continue
         if pod.is_mirror:
             (lost if losing else stays).append((pod, "mirror pod (static, managed by kubelet)"))
@@ -186,6 +213,8 @@ def what_if(
         elif pod.owner is None or pod.owner.kind not in RECREATING_OWNERS:
             why = "no controller recreates it" + ("" if losing else " (drain needs --force)")
             lost.append((pod, why))
+        elif headless:
+            lost.append((pod, NO_CONTROL_PLANE))
         else:
             displaced.append(replace(pod, node=None, phase="Pending"))
 
@@ -193,9 +222,14 @@ def what_if(
     result = scheduler.run(displaced)
     source = {p.key: p.node for p in snapshot.pods}
     moves = []
+    crashing: set[tuple[str, str]] = set()
     for pod in displaced:
         target = result.placed.get(pod.key)
         note = STATEFULSET_NOTE if losing and pod.owner and pod.owner.kind == "StatefulSet" else ""
+        crash = _exec_format_error(pod, snapshot.node_by_name.get(target or ""))
+        if crash:
+            crashing.add(pod.key)
+            note = f"{note}; {crash}" if note else crash
         moves.append(
             Move(pod, source[pod.key] or "", target, result.pending.get(pod.key, ""), note)
         )
@@ -212,8 +246,15 @@ def what_if(
                 )
             )
 
-    after_pods = _pods_after(snapshot, hit, losing, result.placed, displaced, result.preempted)
-    notes = _notes(scenario, affected, losing, moves)
+    kept = {pod.key for pod, _ in blocked}
+    after_pods = _pods_after(
+        snapshot, hit, losing, result.placed, displaced, result.preempted, kept
+    )
+    # Without a control plane nothing is evicted: the eviction notes would mislead.
+    evicting = losing and not headless
+    notes = _notes(scenario, affected, evicting, moves) + _blocked_notes(snapshot, blocked)
+    if losing:
+        notes = _control_plane_notes(snapshot, masters, hit) + notes
     return WhatIfReport(
         scenario=scenario,
         affected_nodes=tuple(affected),
@@ -222,10 +263,97 @@ def what_if(
         stays=tuple(stays),
         lost=tuple(lost),
         nodes=_nodes_after(snapshot, hit, after_pods, scheduler.requests_of, thresholds),
-        pdbs=_pdb_impacts(snapshot, hit, losing, after_pods),
-        workloads=_workload_impacts(snapshot, hit, after_pods, result.preempted),
+        pdbs=_pdb_impacts(snapshot, hit, losing, after_pods, kept),
+        workloads=_workload_impacts(snapshot, hit, after_pods, result.preempted, kept, crashing),
         notes=notes,
+        blocked=tuple(blocked),
+        control_plane_down=headless,
     )
+
+
+def _exec_format_error(pod: Pod, node: Node | None) -> str:
+    """The scheduler knows nothing of image architectures: it places a single-arch image
+    on a node of another arch as readily as anywhere, and the container then dies with
+    "exec format error" on every start. Say so instead of calling it a new home."""
+    archs = image_archs(pod)
+    if node is None or not node.arch or not archs or node.arch in archs:
+        return ""
+    return (
+        f"CrashLoopBackOff: exec format error (the image is built for "
+        f"{', '.join(sorted(archs))} only, {node.name} is {node.arch}; "
+        f"{IMAGE_ARCHS_ANNOTATION})"
+    )
+
+
+def control_plane_nodes(snapshot: Snapshot) -> list[str]:
+    """Nodes labelled as the control plane (kubeadm, k3s servers; "master" on old ones)."""
+    return [n.name for n in snapshot.nodes if any(r in n.labels for r in CONTROL_PLANE_ROLES)]
+
+
+def _control_plane_notes(snapshot: Snapshot, masters: list[str], hit: set[str]) -> tuple:
+    gone = [m for m in masters if m in hit]
+    if not gone:
+        return ()
+    if len(gone) == len(masters):
+        which = (
+            f"the only control-plane node {gone[0]} is"
+            if len(masters) == 1
+            else f"every control-plane node ({', '.join(gone)}) is"
+        )
+        return (
+            f"{which} gone: the API server, the scheduler and the controllers stop. Nothing "
+            "is scheduled, evicted or recreated, kubectl (and this cockpit's Kubernetes view) "
+            "get no answer, and the pods of the lost node stay down until it returns. What "
+            "keeps running: every container already running on the other nodes (the kubelet "
+            "keeps them, and restarts them when they crash), Service traffic through the "
+            "kube-proxy rules already in place, and cluster DNS where CoreDNS runs elsewhere "
+            "(answering from what it last read). Add control-plane nodes (3 for an etcd "
+            "quorum) to survive this.",
+        )
+    if len(gone) * 2 >= len(masters):
+        return (
+            f"{len(gone)} of {len(masters)} control-plane nodes are gone: if etcd runs on them "
+            "(kubeadm's stacked etcd, k3s' embedded etcd) it loses its quorum and the API "
+            "server stops accepting writes until enough of them return.",
+        )
+    return ()
+
+
+def _blocked_by_pdb(snapshot: Snapshot, hit: set[str]) -> dict[tuple[str, str], str]:
+    """Pods on the drained nodes that no eviction can move: a budget that selects them
+    allows no disruption now (healthy pods not above the desired count), so the Eviction API
+    refuses every attempt and nothing else ever frees a disruption. The drain action reads
+    the same budgets (cockpit.actions.drain) and says the drain waits on these pods."""
+    out: dict[tuple[str, str], str] = {}
+    for pdb in snapshot.pdbs:
+        members = snapshot.select_pods(pdb.namespace, pdb.selector)
+        healthy = sum(1 for p in members if p.node and p.phase == "Running" and p.ready)
+        if healthy - pdb.desired_healthy(len(members)) > 0:
+            continue
+        for pod in members:
+            evicted = not (pod.is_daemonset or pod.is_mirror)
+            if pod.node in hit and evicted and pod.phase not in ("Succeeded", "Failed"):
+                out.setdefault(pod.key, f"{pdb.namespace}/{pdb.name}")
+    return out
+
+
+def _blocked_notes(snapshot: Snapshot, blocked: list[tuple[Pod, str]]) -> tuple[str, ...]:
+    by_pdb: dict[str, list[str]] = defaultdict(list)
+    for pod, ref in blocked:
+        by_pdb[ref].append(f"{pod.namespace}/{pod.name}")
+    notes = []
+    for ref, pods in by_pdb.items():
+        namespace, _, name = ref.partition("/")
+        pdb = next(p for p in snapshot.pdbs if (p.namespace, p.name) == (namespace, name))
+        members = snapshot.select_pods(pdb.namespace, pdb.selector)
+        notes.append(
+            f"the drain blocks: PodDisruptionBudget {ref} allows no disruption (needs "
+            f"{pdb.desired_healthy(len(members))} healthy of {len(members)}), so "
+            f"{', '.join(pods)} {'stays' if len(pods) == 1 else 'stay'} and kubectl drain "
+            "retries the eviction for ever "
+            "(relax the budget, or add a replica first)"
+        )
+    return tuple(notes)
 
 
 def _disrupted(node: Node, losing: bool) -> Node:
@@ -241,6 +369,7 @@ def _pods_after(
     placed: dict[tuple[str, str], str],
     displaced: list[Pod],
     preempted: Iterable[Preemption],
+    kept: set[tuple[str, str]],
 ) -> dict[tuple[str, str], Pod]:
     """Every pod that runs once things settle, keyed by pod, with its node."""
     victims = {p.victim.key for p in preempted}
@@ -248,7 +377,8 @@ def _pods_after(
     for pod in snapshot.pods:
         if pod.node is None or pod.key in victims:
             continue
-        if pod.node in hit and (losing or not (pod.is_daemonset or pod.is_mirror)):
+        stays = pod.is_daemonset or pod.is_mirror or pod.key in kept
+        if pod.node in hit and (losing or not stays):
             continue
         out[pod.key] = pod
     for pod in displaced:
@@ -319,7 +449,11 @@ def _peak_memory(pod: Pod, requests_of: Callable[[Pod], tuple[int, int]]) -> int
 
 
 def _pdb_impacts(
-    snapshot: Snapshot, hit: set[str], losing: bool, after: dict[tuple[str, str], Pod]
+    snapshot: Snapshot,
+    hit: set[str],
+    losing: bool,
+    after: dict[tuple[str, str], Pod],
+    kept: set[tuple[str, str]],
 ) -> tuple[PdbImpact, ...]:
     out = []
     for pdb in snapshot.pdbs:
@@ -329,7 +463,11 @@ def _pdb_impacts(
         during = sum(
             1
             for p in members
-            if p.node and p.phase == "Running" and p.ready and p.node not in hit and p.key in after
+            if p.node
+            and p.phase == "Running"
+            and p.ready
+            and (p.node not in hit or p.key in kept)
+            and p.key in after
         )
         healthy_after = sum(1 for p in members if p.key in after)
         out.append(
@@ -351,6 +489,8 @@ def _workload_impacts(
     hit: set[str],
     after: dict[tuple[str, str], Pod],
     preempted: Iterable[Preemption],
+    kept: set[tuple[str, str]],
+    crashing: set[tuple[str, str]],
 ) -> tuple[WorkloadImpact, ...]:
     victims = {p.victim.key for p in preempted}
     before: Counter = Counter()
@@ -362,11 +502,11 @@ def _workload_impacts(
         if key is None or pod.node is None or pod.phase != "Running":
             continue
         before[key] += 1
-        if pod.node not in hit and pod.key not in victims:
+        if (pod.node not in hit or pod.key in kept) and pod.key not in victims:
             during[key] += 1
     for pod in after.values():
         key = owners.get(pod.key)
-        if key is not None:
+        if key is not None and pod.key not in crashing:  # a crash loop is never ready
             settled[key] += 1
     out = []
     for w in snapshot.workloads:

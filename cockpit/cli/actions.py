@@ -46,7 +46,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from cockpit.cli.common import CliError, dump_json
+from cockpit.cli.common import CliError, console, dump_json, plain_row
 
 PLAN_SCHEMA = "cockpit.action-plan/1"
 JOURNAL_SCHEMA = "cockpit.journal/1"
@@ -243,16 +243,17 @@ def run_journal(args: argparse.Namespace) -> int:
     if not records:
         out.print(_styled(f"no action in {journal.path} yet", ""))
         return 0
-    table = Table(title=f"Actions ({journal.path})", title_justify="left")
-    for column in ("ID", "Started", "Action", "Target", "Status"):
+    table = Table(title=_styled(f"Actions ({journal.path})", ""), title_justify="left")
+    # Only the message may wrap: rich shrinks the wrappable columns first, and short ones
+    # (Steps, By) would otherwise be squeezed to nothing beside one long message.
+    for column in ("ID", "Started", "Action", "Target", "Status", "Steps", "By"):
         table.add_column(column, no_wrap=True)
-    table.add_column("Steps")
-    table.add_column("By")
-    table.add_column("Message", no_wrap=True, overflow="ellipsis", min_width=20)
+    table.add_column("Message", overflow="fold", ratio=1)
     colours = {"succeeded": "green", "unfinished": "yellow", "refused": "yellow"}
     for r in records:
         doc = _record_json(r)
-        table.add_row(
+        plain_row(
+            table,
             r.id,
             doc["started"],
             r.action,
@@ -522,9 +523,7 @@ def _when(at: Any) -> str:
 
 
 def _console() -> Any:
-    from rich.console import Console
-
-    return Console(highlight=False, soft_wrap=True)
+    return console()
 
 
 def _styled(text: str, style: str) -> Any:

@@ -23,8 +23,8 @@ WHATIF_SCHEMA = "cockpit.whatif/1"
 def _r(value: float | None, digits: int = 4) -> float | None:
     if value is None:
         return None
-    if value == float("inf"):
-        return None  # JSON has no infinity; a null ratio means "nothing physical to divide by"
+    if value in (float("inf"), float("-inf")) or value != value:
+        return None  # JSON has no infinity or NaN: null, like an unknown ratio
     return round(value, digits)
 
 
@@ -202,6 +202,9 @@ def whatif(lab: Lab, report: WhatIfReport) -> dict[str, Any]:
             for p in report.preempted
         ],
         "not_moved": [{**_pod_ref(p), "why": why} for p, why in report.stays],
+        "blocked": [{**_pod_ref(p), "pdb": ref} for p, ref in report.blocked],
+        "drain_blocked": report.drain_blocked,
+        "control_plane_down": report.control_plane_down,
         "lost": [{**_pod_ref(p), "why": why} for p, why in report.lost],
         "nodes": [
             {

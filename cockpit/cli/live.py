@@ -6,7 +6,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from cockpit.cli.common import CliError, dump_json, load_config, load_lab, print_renderable
+from cockpit.cli.common import (
+    EXIT_USAGE,
+    CliError,
+    dump_json,
+    load_config,
+    load_lab,
+    print_renderable,
+)
 from cockpit.cli.lab_control import start_drill
 
 
@@ -68,7 +75,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     finally:
         if running is not None:
             running.stop()
-    return 0
+    # "No risks found" about nothing is the worst kind of green: a cron job must notice.
+    return 0 if report.checked(health) else EXIT_USAGE
 
 
 def _run_app(config: Any, theme: str | None = None, readonly: bool = False) -> int:

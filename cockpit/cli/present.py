@@ -15,6 +15,7 @@ from rich.text import Text
 from cockpit.alloc.ledger import Ledger, Ratio
 from cockpit.alloc.risks import Risk
 from cockpit.alloc.whatif import WhatIfReport
+from cockpit.cli.common import plain_row
 from cockpit.labfile import Lab
 from cockpit.units import format_cpu, format_gb, format_ratio
 
@@ -29,8 +30,8 @@ LEVEL_STYLE = {"ok": "green", "caution": "yellow", "warning": "dark_orange", "cr
 SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
 
 
-def verdict(word: str) -> Text:
-    return Text(word, style=VERDICT_STYLE.get(word, ""))
+def verdict(word: str | None) -> Text:
+    return Text(word or "n/a", style=VERDICT_STYLE.get(word or "", "dim"))
 
 
 def level(word: str | None) -> Text:
@@ -79,7 +80,7 @@ def host_table(ledger: Ledger) -> Table:
             del rows[2]  # no guest balloons: the floor row would repeat the memory row
         for i, (resource, cells) in enumerate(rows):
             label = f"{h.host.name} ({h.running}/{h.guests} running)" if i == 0 else ""
-            table.add_row(label, resource, *cells, end_section=i == len(rows) - 1)
+            plain_row(table, label, resource, *cells, end_section=i == len(rows) - 1)
     return table
 
 
@@ -99,10 +100,14 @@ def node_table(ledger: Ledger) -> Table:
         table.add_column(name, justify="left" if name in ("Node", "Host", "Level") else "right")
     for n in ledger.nodes:
         s = n.sums
-        state = "" if n.ready else " [red]NotReady[/]"
-        state += " [yellow]cordoned[/]" if n.unschedulable else ""
-        table.add_row(
-            n.name + state,
+        name = Text(n.name)
+        if not n.ready:
+            name.append(" NotReady", style="red")
+        if n.unschedulable:
+            name.append(" cordoned", style="yellow")
+        plain_row(
+            table,
+            name,
             n.host or "?",
             f"{s.pods}/{n.allocatable_pods}",
             f"{format_cpu(s.requests_cpu)}/{format_cpu(n.allocatable_cpu)} "
@@ -132,7 +137,8 @@ def rollup_table(ledger: Ledger) -> Table:
     ):
         table.add_column(name, justify="left" if name in ("Host", "Nodes", "Level") else "right")
     for r in ledger.rollups:
-        table.add_row(
+        plain_row(
+            table,
             r.host,
             ", ".join(r.nodes),
             f"{r.requests_cpu.allocated:.1f} of {r.threads} threads "
@@ -153,7 +159,8 @@ def risk_table(risks: list[Risk]) -> RenderableType:
     for name in ("Severity", "Subject", "Risk", "Fix"):
         table.add_column(name, overflow="fold")
     for r in risks:
-        table.add_row(
+        plain_row(
+            table,
             Text(r.severity, style=SEVERITY_STYLE[r.severity]),
             r.subject,
             r.message,
@@ -206,13 +213,14 @@ def whatif_view(lab: Lab, report: WhatIfReport) -> Group:
     affected = ", ".join(report.affected_nodes) or "none"
     parts.append(Text(f"Affected nodes: {affected}"))
     for note in report.notes:
-        parts.append(Text(f"note: {note}", style="dim"))
+        loud = report.control_plane_down and "control-plane" in note
+        parts.append(Text(f"note: {note}", style="bold red" if loud else "dim"))
 
     moves = Table(title="Displaced pods", title_justify="left")
     for name in ("Pod", "Priority", "Mem request", "From", "To", "Why"):
         moves.add_column(name, overflow="fold")
     for row in _move_rows(report):
-        moves.add_row(*row)
+        plain_row(moves, *row)
     parts.append(moves if report.moves else Text("No pod needs a new home."))
 
     if report.preempted:
@@ -220,13 +228,25 @@ def whatif_view(lab: Lab, report: WhatIfReport) -> Group:
         for name in ("Pod", "Priority", "On node", "For"):
             pre.add_column(name)
         for p in report.preempted:
-            pre.add_row(
+            plain_row(
+                pre,
                 f"{p.victim.namespace}/{p.victim.name}",
                 p.victim.priority_class,
                 p.node,
                 f"{p.by.namespace}/{p.by.name}",
             )
         parts.append(pre)
+    if report.blocked:
+        blocked = Table(
+            title="Blocked: a PodDisruptionBudget allows no disruption, the drain never ends",
+            title_justify="left",
+            title_style="bold red",
+        )
+        blocked.add_column("Pod")
+        blocked.add_column("PDB")
+        for pod, ref in report.blocked:
+            plain_row(blocked, f"{pod.namespace}/{pod.name}", ref)
+        parts.append(blocked)
     for title, rows in (("Not moved", report.stays), ("Not recreated elsewhere", report.lost)):
         if rows:
             parts.append(_pod_reason_table(title, rows))
@@ -236,9 +256,11 @@ def whatif_view(lab: Lab, report: WhatIfReport) -> Group:
         nodes.add_column(name, justify="left" if name in ("Node", "Level") else "right")
     for n in report.nodes:
         if n.lost:
-            nodes.add_row(Text(f"{n.name} (gone)", style="dim"), "-", "-", "-", level(None))
+            gone = "cordoned" if report.scenario.kind == "drain" else "gone"
+            plain_row(nodes, Text(f"{n.name} ({gone})", style="dim"), "-", "-", "-", level(None))
             continue
-        nodes.add_row(
+        plain_row(
+            nodes,
             n.name,
             f"{format_cpu(n.requests_cpu_before)} -> {format_cpu(n.requests_cpu_after)}"
             f" of {format_cpu(n.allocatable_cpu)}",
@@ -256,7 +278,8 @@ def whatif_view(lab: Lab, report: WhatIfReport) -> Group:
             pdbs.add_column(name)
         for p in broken:
             word = ("violated", "bold red") if p.violated else ("waits for replacements", "yellow")
-            pdbs.add_row(
+            plain_row(
+                pdbs,
                 f"{p.namespace}/{p.name}",
                 str(p.desired_healthy),
                 str(p.healthy_before),
@@ -277,8 +300,8 @@ def whatif_view(lab: Lab, report: WhatIfReport) -> Group:
                 if w.stays_down
                 else Text("down until recreated", style="yellow")
             )
-            out.add_row(
-                w.ref, str(w.ready_before), str(w.ready_during), str(w.ready_after), outcome
+            plain_row(
+                out, w.ref, str(w.ready_before), str(w.ready_during), str(w.ready_after), outcome
             )
         parts.append(out)
     parts.append(Text(summary(report), style="bold"))
@@ -290,7 +313,7 @@ def _pod_reason_table(title: str, rows: Iterable[tuple]) -> Table:
     table.add_column("Pod")
     table.add_column("Why")
     for pod, why in rows:
-        table.add_row(f"{pod.namespace}/{pod.name}", why)
+        plain_row(table, f"{pod.namespace}/{pod.name}", why)
     return table
 
 
@@ -303,4 +326,15 @@ def summary(report: WhatIfReport) -> str:
     violated = [f"{p.namespace}/{p.name}" for p in report.violated_pdbs]
     if violated:
         text += f"; PDBs violated: {', '.join(violated)}"
+    crashes = [m for m in report.placed if "exec format error" in m.note]
+    if crashes:
+        text += f"; {len(crashes)} will crash on a node of the wrong arch (exec format error)"
+    if report.control_plane_down:
+        text += "; the control plane is down: nothing is rescheduled until it returns"
+    if report.blocked:
+        refs = sorted({ref for _, ref in report.blocked})
+        text += (
+            f"; the drain blocks: {len(report.blocked)} pod(s) stay, held by "
+            f"PodDisruptionBudget {', '.join(refs)}"
+        )
     return text + "."

@@ -15,6 +15,7 @@ from rich.tree import Tree
 from cockpit.alloc.ledger import Ledger, build_ledger
 from cockpit.alloc.risks import Risk, find_risks
 from cockpit.cli import jsonout
+from cockpit.cli.common import plain_row
 from cockpit.cli.present import host_table, node_table, risk_table, rollup_table
 from cockpit.labfile import Lab
 from cockpit.model import Snapshot
@@ -23,7 +24,7 @@ from cockpit.topology import Links
 from cockpit.units import format_gb
 
 REPORT_SCHEMA = "cockpit.report/1"
-HEALTH_STYLE = {"ok": "green", "stale": "yellow", "error": "bold red", "unconfigured": "dim"}
+HEALTH_STYLE = {"ok": "green", "stale": "yellow", "error": "bold red"}
 
 
 def health_table(health: dict[str, Health], now: float) -> Table:
@@ -32,7 +33,12 @@ def health_table(health: dict[str, Health], now: float) -> Table:
     table.add_column("State")
     table.add_column("Detail", overflow="fold")
     for name, h in health.items():
-        table.add_row(name, Text(h.state, style=HEALTH_STYLE[h.state]), h.describe(now))
+        plain_row(
+            table,
+            name,
+            Text(h.state.replace("_", " "), style=HEALTH_STYLE.get(h.state, "dim")),
+            h.describe(now),
+        )
     return table
 
 
@@ -127,8 +133,38 @@ def report_view(
         parts.append(node_table(ledger))
     if ledger.rollups:
         parts.append(rollup_table(ledger))
-    parts.append(risk_table(risks))
+    if not checked(health):
+        parts.append(Text(nothing_checked(health), style="bold red"))
+    elif health.get("kube") is not None and health["kube"].state not in CHECKED:
+        parts.append(risk_table(risks))
+        parts.append(
+            Text(
+                "Kubernetes was not checked: its workloads' risks are unknown, not absent.",
+                style="yellow",
+            )
+        )
+    else:
+        parts.append(risk_table(risks))
     return Group(*parts)
+
+
+# A source in one of these states answered at least once: what the report says about it is
+# based on data, not on silence.
+CHECKED = frozenset({"ok", "stale"})
+
+
+def checked(health: dict[str, Health]) -> bool:
+    """Whether any source answered; without one the report has checked nothing."""
+    return any(h.state in CHECKED for h in health.values())
+
+
+def nothing_checked(health: dict[str, Health]) -> str:
+    states = ", ".join(f"{name} {h.state.replace('_', ' ')}" for name, h in health.items())
+    return (
+        f"Nothing was checked: no source answered ({states}). Run `cockpit init` to write a "
+        "config from what this machine can reach, or `cockpit report --lab n100` to see a "
+        "report on the built-in demo lab."
+    )
 
 
 def report_json(
@@ -139,6 +175,7 @@ def report_json(
     names = _peer_names(snap)
     return {
         "schema": REPORT_SCHEMA,
+        "checked": checked(health),
         "health": {
             name: {
                 "state": h.state,

@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-State = Literal["ok", "stale", "error", "unconfigured"]
+# "not_found": the software itself is not there (Tailscale not installed), which is a fact
+# about this machine, not a failure.
+State = Literal["ok", "stale", "error", "unconfigured", "not_found"]
 
 
 class SourceError(Exception):
@@ -26,6 +28,10 @@ class SourceError(Exception):
         self.hint = hint
         self.status = status
         self.message = message
+
+
+class NotFound(SourceError):
+    """The source is not installed here (no socket, no command): "not found", not an error."""
 
 
 class ReadOnlyError(SourceError):
@@ -58,6 +64,8 @@ class Health:
     def failed(self, error: SourceError, now: float) -> Health:
         """The health after a failed poll: stale if we have data from before, else error."""
         state: State = "stale" if self.last_ok is not None else "error"
+        if state == "error" and isinstance(error, NotFound):
+            state = "not_found"
         since = self.since if self.state == state else now
         return Health(self.source, state, error.reason, error.hint, self.last_ok, since)
 
@@ -66,6 +74,8 @@ class Health:
             return "ok"
         if self.state == "unconfigured":
             return f"not configured: {self.hint}"
+        if self.state == "not_found":
+            return f"not found: {self.reason} ({self.hint})"
         text = f"{self.reason}"
         if self.state == "stale" and self.last_ok is not None:
             text = f"stale for {int(now - self.last_ok)} s: {text}"

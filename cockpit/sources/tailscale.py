@@ -44,7 +44,7 @@ import orjson
 
 from cockpit.model import Peer
 from cockpit.model import TailnetStatus as DaemonStatus
-from cockpit.sources.health import SourceError
+from cockpit.sources.health import NotFound, SourceError
 
 LOCALAPI_HOST = "local-tailscaled.sock"
 GO_ZERO_TIME_PREFIX = "0001-01-01T00:00:00"  # Go's zero time.Time: "never" / "not known"
@@ -397,6 +397,10 @@ class _Unreachable(SourceError):
     """Nothing at the endpoint (no socket, or nobody listening): the CLI may still work."""
 
 
+class _Missing(_Unreachable):
+    """No socket file where tailscaled keeps it: perhaps Tailscale is not installed."""
+
+
 class _NoAnswer(SourceError):
     """Connected, but tailscaled did not answer in time."""
 
@@ -416,11 +420,11 @@ def _os_error(exc: BaseException) -> OSError | None:
 def _not_found(paths: Iterable[str]) -> _Unreachable:
     listed = list(paths)
     if not listed:
-        return _Unreachable("no tailscaled socket on this platform", NOT_RUNNING_HINT)
+        return _Missing("no tailscaled socket on this platform", NOT_RUNNING_HINT)
     shown = ", ".join(listed[:2])
     if len(listed) > 2:
         shown += f" (or {len(listed) - 2} other standard places)"
-    return _Unreachable(f"tailscaled socket not found at {shown}", NOT_RUNNING_HINT)
+    return _Missing(f"tailscaled socket not found at {shown}", NOT_RUNNING_HINT)
 
 
 def _message(response: httpx.Response) -> str:
@@ -621,6 +625,11 @@ class TailscaleSource:
         """`tailscale status --json`, for daemons only the CLI can reach."""
         cli = shutil.which(self.cli)
         if cli is None:
+            if isinstance(socket_error, _Missing):  # neither socket nor CLI: not installed
+                raise NotFound(
+                    f"{socket_error.reason}, and no `{self.cli}` command on PATH",
+                    "install Tailscale, or set [tailscale] socket in the config",
+                ) from None
             raise SourceError(socket_error.reason, socket_error.hint) from None
         command = f"`{self.cli} status --json`"
         try:

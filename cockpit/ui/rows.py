@@ -80,6 +80,8 @@ DEPENDS: dict[Kind, frozenset[str]] = {
 
 
 def ratio_text(r: Ratio, palette: Palette = DEFAULT_PALETTE) -> Text:
+    if r.verdict is None:  # hardware unknown: no ratio, no verdict
+        return Text(format_ratio(r.ratio), style="dim")
     return Text(f"{format_ratio(r.ratio)} {r.verdict}", style=palette.verdict(r.verdict))
 
 

@@ -46,6 +46,9 @@ class Health:
     hint: str = ""
     last_ok: float | None = None  # unix time of the last good answer
     since: float | None = None  # unix time the current state began
+    # What is wrong while the source is otherwise current, e.g. "2 pods unreadable (...)":
+    # the rest of its data is live, the objects it names are missing from it.
+    note: str = ""
 
     @staticmethod
     def ok(source: str, now: float) -> Health:
@@ -58,15 +61,18 @@ class Health:
     def failed(self, error: SourceError, now: float) -> Health:
         """The health after a failed poll: stale if we have data from before, else error."""
         state: State = "stale" if self.last_ok is not None else "error"
-        since = self.since if self.state == state else now
+        # "not fetched yet" has no `since`: the first failure is when this state began.
+        since = self.since if self.state == state and self.since is not None else now
         return Health(self.source, state, error.reason, error.hint, self.last_ok, since)
 
     def describe(self, now: float) -> str:
         if self.state == "ok":
-            return "ok"
+            return f"ok; {self.note}" if self.note else "ok"
         if self.state == "unconfigured":
             return f"not configured: {self.hint}"
         text = f"{self.reason}"
+        if self.note:
+            text = f"{text}; {self.note}"
         if self.state == "stale" and self.last_ok is not None:
             text = f"stale for {int(now - self.last_ok)} s: {text}"
         return f"{text} ({self.hint})" if self.hint else text

@@ -52,6 +52,9 @@ class Health:
     hint: str = ""
     last_ok: float | None = None  # unix time of the last good answer
     since: float | None = None  # unix time the current state began
+    # What is wrong while the source is otherwise current, e.g. "2 pods unreadable (...)":
+    # the rest of its data is live, the objects it names are missing from it.
+    note: str = ""
 
     @staticmethod
     def ok(source: str, now: float) -> Health:
@@ -66,17 +69,20 @@ class Health:
         state: State = "stale" if self.last_ok is not None else "error"
         if state == "error" and isinstance(error, NotFound):
             state = "not_found"
-        since = self.since if self.state == state else now
+        # "not fetched yet" has no `since`: the first failure is when this state began.
+        since = self.since if self.state == state and self.since is not None else now
         return Health(self.source, state, error.reason, error.hint, self.last_ok, since)
 
     def describe(self, now: float) -> str:
         if self.state == "ok":
-            return "ok"
+            return f"ok; {self.note}" if self.note else "ok"
         if self.state == "unconfigured":
             return f"not configured: {self.hint}"
         if self.state == "not_found":
             return f"not found: {self.reason} ({self.hint})"
         text = f"{self.reason}"
+        if self.note:
+            text = f"{text}; {self.note}"
         if self.state == "stale" and self.last_ok is not None:
             text = f"stale for {int(now - self.last_ok)} s: {text}"
         return f"{text} ({self.hint})" if self.hint else text

@@ -1,7 +1,17 @@
 """The Kubernetes adapter: the official client for kubeconfig and auth, raw JSON for data.
 
 Each resource kind gets a watcher thread that lists, then watches from the list's
-resourceVersion, relists on 410 Gone, and reconnects with backoff when the connection dies.
+resourceVersion. A 410 Gone (as a watch event or as the answer to the watch request) means
+a relist; any other failure (a cut connection, a truncated or garbled answer, an answer too
+large, a bug) is shown in the health with its reason and retried after a backoff with
+jitter, and the retry lists again, so the data shown is proven current before the source is
+"ok" again. An object that does not parse is skipped and counted, never fatal for the rest.
+
+A watch on a quiet resource can stay silent for minutes, and a hung API server looks just
+like that, so a heartbeat thread asks for /version every few seconds with a short deadline:
+"ok" means every kind is synced, no watch is failing, *and* the API answered within
+HEARTBEAT_DEADLINE seconds. A failed heartbeat cuts the open watches (they hang on the same
+server) and a recovered one wakes the watchers, so recovery does not wait out a backoff.
 Responses are read with `_preload_content=False` and parsed with orjson straight into slim
 model records, so the client's model classes (seconds of CPU for a thousand pods) are never
 built. metrics.k8s.io is polled; a cluster without metrics-server is "metrics absent", not
@@ -18,6 +28,8 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import random
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -137,6 +149,13 @@ CLOCK_SPAN = 10.0  # seconds of our clock over which the API server's clock rate
 MISSING_RECHECK = 300.0  # seconds between asking again for a kind the cluster did not serve
 WATCH_TIMEOUT = 300  # ask the server to end each watch after this, then rewatch
 BACKOFF = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
+HEARTBEAT_EVERY = 3.0  # seconds between /version requests that prove the API answers
+HEARTBEAT_TIMEOUT = 5.0  # connect and read bound of one heartbeat
+# No good heartbeat for this long: the data is no longer provably current. Worst case a hung
+# API is noticed HEARTBEAT_EVERY + HEARTBEAT_TIMEOUT after its last answer, well inside this.
+HEARTBEAT_DEADLINE = 10.0
+MAX_BODY = 64 * 2**20  # one answer (a page of 500 objects is a few MiB; metrics a few more)
+LIST_DEADLINE = 60.0  # one list page, headers to last byte
 
 
 @dataclass
@@ -172,21 +191,31 @@ class KubeSource:
         request_timeout: float = 10.0,
         metrics_every: float = 15.0,
         readonly: bool = False,
+        max_body: int = MAX_BODY,
     ) -> None:
         self.settings = settings
         self.readonly = readonly  # every verb but GET is refused before it leaves
         self.on_change = on_change or (lambda: None)
         self.request_timeout = request_timeout
         self.metrics_every = metrics_every
+        self.max_body = max_body
         self.state = KubeState()
         self.lock = threading.Lock()
         self.synced: dict[str, bool] = {k.name: False for k in KINDS}
         self.errors: dict[str, SourceError | None] = {k.name: None for k in KINDS}
         self.events_seen = 0  # watch events applied, for the benchmarks
-        self.last_ok: float | None = None  # when every kind was last in sync
+        self.last_ok: float | None = None  # when the data was last proven current
         self.failing_since: float | None = None
+        # Objects that did not parse, per kind: key -> why (skipped, shown in the health).
+        self.unreadable: dict[str, dict[tuple[str, str], str]] = {k.name: {} for k in KINDS}
+        self.metrics_unreadable: dict[str, str] = {}  # metrics entries skipped, name -> why
+        self.metrics_error: SourceError | None = None
+        self.heartbeat_at: float | None = None  # time.monotonic() of the last good heartbeat
+        self.heartbeat_error: SourceError | None = None
+        self._started_at: float | None = None
         self._client: Any = None
         self._stop = threading.Event()
+        self._wake = threading.Condition()  # backoffs wait on it; a recovered API wakes them
         self._threads: list[threading.Thread] = []
         self._responses: set[Any] = set()
         self.missing: dict[str, str] = {}  # optional kinds the cluster does not serve -> why
@@ -208,29 +237,34 @@ class KubeSource:
             raise SourceError(
                 f"the kubernetes client is not installed: {exc}", "reinstall the cockpit"
             ) from None
-        try:
-            if self.settings.kubeconfig is None:
-                kconfig.load_incluster_config()
-                from kubernetes.client import ApiClient
+        from kubernetes.client import ApiClient, Configuration
 
-                self._client = ApiClient()
+        where = self.settings.kubeconfig or "in-cluster service account"
+        try:
+            configuration = Configuration()
+            if self.settings.kubeconfig is None:
+                kconfig.load_incluster_config(client_configuration=configuration)
             else:
-                self._client = kconfig.new_client_from_config(
-                    config_file=self.settings.kubeconfig, context=self.settings.context
+                kconfig.load_kube_config(
+                    config_file=self.settings.kubeconfig,
+                    context=self.settings.context,
+                    client_configuration=configuration,
                 )
-        except (
-            ConfigException,
-            OSError,
-            ValueError,
-            TypeError,
-            KeyError,
-            ImportError,
-            Exception,
-        ) as exc:  # YAML, auth plugins ...: all mean "unusable"
-            where = self.settings.kubeconfig or "in-cluster service account"
+            # No silent retries below us: a request that fails says so at once, and the
+            # watch loop retries with its own backoff (urllib3 would retry a hung GET 3 times).
+            configuration.retries = False
+            self._client = ApiClient(configuration)
+        except ConfigException as exc:
+            raise SourceError(*_config_words(str(exc), where, self.settings.context)) from None
+        except OSError as exc:
             raise SourceError(
-                f"cannot use kubeconfig {where}: {exc}",
-                "check the file, or pick a context with --context",
+                f"cannot use kubeconfig {where}: {exc.strerror or type(exc).__name__}",
+                "check the path ([kubernetes] kubeconfig in the config, or $KUBECONFIG)",
+            ) from None
+        except Exception as exc:  # YAML, auth plugins ...: all mean "unusable"
+            raise SourceError(
+                f"cannot use kubeconfig {where}: {_short(exc)}",
+                "check the file (kubectl config view), or pick a context with --context",
             ) from None
 
     @property
@@ -257,11 +291,9 @@ class KubeSource:
         from urllib3.exceptions import HTTPError as Urllib3Error
 
         headers = {"Accept": "application/json", "Content-Type": content_type}
-        timeout = (
-            (self.request_timeout, WATCH_TIMEOUT + 30)
-            if stream
-            else (timeout or self.request_timeout)
-        )
+        limit = timeout or self.request_timeout
+        timeout = (limit, WATCH_TIMEOUT + 30) if stream else limit
+        started = time.monotonic()
         try:
             call = self._client.param_serialize(
                 method,
@@ -273,36 +305,71 @@ class KubeSource:
             )
             resp = self._client.call_api(*call, _request_timeout=timeout).response
             self._note_date(resp)
-        except ApiException as exc:  # the client reports transport failures as status 0
-            raise SourceError(
-                f"cannot reach the Kubernetes API at {self.server}: {exc.reason}",
-                "is the cluster up? check the kubeconfig's server address",
-            ) from None
+        except ApiException as exc:  # the client reports TLS failures as status 0
+            raise SourceError(*_transport_words(str(exc.reason), self.server, limit)) from None
         except (Urllib3Error, OSError) as exc:
-            raise SourceError(
-                f"cannot reach the Kubernetes API at {self.server}: {_reason(exc)}",
-                "is the cluster up? check the kubeconfig's server address",
-            ) from None
+            raise SourceError(*_transport_words(_cause(exc), self.server, limit)) from None
         if not 200 <= resp.status < 300:
-            body_bytes = resp.data
-            resp.release_conn()
-            raise _api_error(resp.status, body_bytes, path)
+            try:
+                body_bytes = self._read_body(resp, path, started + LIST_DEADLINE, 64 * 1024)
+            except SourceError:
+                body_bytes = b""  # the status says enough
+            finally:
+                resp.release_conn()
+            error = _api_error(resp.status, body_bytes, path)
+            raise error
         if stream:
             return resp
-        data = resp.data
+        try:
+            data = self._read_body(resp, path, started + max(LIST_DEADLINE, limit))
+        finally:
+            resp.release_conn()
         try:
             return orjson.loads(data) if data else {}
         except orjson.JSONDecodeError:
             raise SourceError(
                 f"the Kubernetes API answered {path} with something that is not "
-                f"JSON: {data[:80]!r}",
+                f"JSON ({_preview(data)})",
                 "a proxy in between? check the kubeconfig's server address",
             ) from None
+
+    def _read_body(self, resp: Any, path: str, deadline: float, cap: int | None = None) -> bytes:
+        """The whole body, or a SourceError: cut off, over the size cap, or past the
+        deadline (a server trickling bytes never trips a per-read timeout)."""
+        from urllib3.exceptions import HTTPError as Urllib3Error
+
+        cap = self.max_body if cap is None else cap
+        declared = resp.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > cap:
+            raise _too_large(path, int(declared), cap)
+        body = bytearray()
+        try:
+            for chunk in resp.stream(2**16, decode_content=True):
+                body += chunk
+                if len(body) > cap:
+                    raise _too_large(path, len(body), cap)
+                if time.monotonic() > deadline:
+                    raise SourceError(
+                        f"the answer to GET {path} from {self.server} was still coming after "
+                        f"{LIST_DEADLINE:g} s ({len(body)} bytes so far)",
+                        "the API server or a proxy in between is trickling; retrying",
+                    )
+        except (Urllib3Error, OSError) as exc:
+            raise SourceError(
+                f"the answer to GET {path} from {self.server} was cut off after "
+                f"{len(body)} bytes ({_short_reason(_cause(exc))})",
+                "the connection dropped mid-answer; retrying",
+            ) from None
+        return bytes(body)
 
     # --- lifecycle ---------------------------------------------------------------------
 
     def start(self) -> None:
         self._stop.clear()
+        self._started_at = time.monotonic()
+        t = threading.Thread(target=self._heartbeat, daemon=True, name="kube-heartbeat")
+        t.start()
+        self._threads.append(t)
         for kind in KINDS:
             t = threading.Thread(
                 target=self._watch_optional if kind.optional else self._watch_kind,
@@ -318,9 +385,9 @@ class KubeSource:
 
     def stop(self) -> None:
         self._stop.set()
-        for resp in list(self._responses):
-            with contextlib.suppress(Exception):  # closing is best effort
-                resp.close()  # unblocks a thread waiting on a watch
+        with self._wake:
+            self._wake.notify_all()
+        self._cut_watches()
         for t in self._threads:
             t.join(timeout=5)
         self._threads.clear()
@@ -328,22 +395,39 @@ class KubeSource:
     # --- list + watch ------------------------------------------------------------------
 
     def list_kind(self, kind: Kind) -> tuple[dict, str]:
-        """A full list, paginated, parsed into records; returns (records, resourceVersion)."""
+        """A full list, paginated, parsed into records; returns (records, resourceVersion).
+        Objects that do not parse are left out and recorded in `unreadable`."""
         records: dict = kind.table()
+        unreadable: dict[tuple[str, str], str] = {}
         token = ""
         while True:
             query: dict[str, Any] = {"limit": 500}
             if token:
                 query["continue"] = token
             doc = self.request("GET", kind.path, query)
-            for item in doc.get("items") or []:
-                records[kind.key(item)] = kind.parse(item)
-            meta = doc.get("metadata") or {}
+            if not isinstance(doc, dict):
+                raise SourceError(
+                    f"the Kubernetes API answered GET {kind.path} with a JSON "
+                    f"{type(doc).__name__}, not a list object",
+                    "a proxy in between? check the kubeconfig's server address",
+                )
+            items = doc.get("items") or []
+            for index, item in enumerate(items if isinstance(items, list) else ()):
+                key, record, problem = _parse_one(kind, item, f"items[{len(records) + index}]")
+                if problem:
+                    unreadable[key] = problem
+                else:
+                    records[key] = record
+            meta = doc.get("metadata")
+            meta = meta if isinstance(meta, dict) else {}
             token = meta.get("continue") or ""
             if not token:
+                with self.lock:
+                    self.unreadable[kind.name] = unreadable
                 return records, str(meta.get("resourceVersion", ""))
 
     def _watch_kind(self, kind: Kind) -> None:
+        """List, then watch, forever; no failure ends this thread (it shows in the health)."""
         attempt = 0
         rv = ""
         while not self._stop.is_set():
@@ -352,17 +436,36 @@ class KubeSource:
                     records, rv = self.list_kind(kind)
                     with self.lock:
                         setattr(self.state, kind.name, records)
-                    self._mark(kind, None)
-                rv = self._follow(kind, rv)
-                attempt = 0
+                    self._mark(kind, None)  # a fresh list proves the data current
+                rv, proven = self._follow(kind, rv)
+                if proven:
+                    attempt = 0
+                    continue  # the server ended a good watch: carry on from its rv
+                raise SourceError(
+                    f"the {kind.name} watch ended without sending anything",
+                    "a proxy in between may be cutting long requests; retrying",
+                )
             except _Gone:
                 rv = ""  # our resourceVersion is too old: relist, as a reflector does
+                if attempt == 0:
+                    attempt = 1
+                    continue  # at once the first time; a server that keeps saying 410 waits
+                error: SourceError = SourceError(
+                    f"the {kind.name} watch keeps answering 410 Gone", "relisting"
+                )
             except SourceError as exc:
-                self._mark(kind, exc)
-                rv = "" if not self.synced[kind.name] else rv
-                delay = BACKOFF[min(attempt, len(BACKOFF) - 1)]
-                attempt += 1
-                self._stop.wait(delay)
+                error = exc
+            except Exception as exc:  # a bug must show in the health, not end the watcher
+                error = SourceError(
+                    f"the {kind.name} watcher failed: {type(exc).__name__}: {_short(exc)}",
+                    "retrying; please report this with COCKPIT_DEBUG=1 output",
+                )
+            if self._stop.is_set():
+                return
+            self._mark(kind, error)
+            rv = ""  # after a failure the data is proven current again only by a list
+            self._backoff(attempt)
+            attempt += 1
 
     def _watch_optional(self, kind: Kind) -> None:
         """A kind the cockpit can do without: when the cluster does not serve it (404: the
@@ -386,65 +489,118 @@ class KubeSource:
             self._watch_kind(kind)
             return
 
-    def _follow(self, kind: Kind, rv: str) -> str:
-        """Apply watch events until the server ends the watch; return the last rv."""
+    def _backoff(self, attempt: int) -> None:
+        """Wait BACKOFF[attempt] with jitter (so watchers do not retry in lockstep), or
+        less when the heartbeat sees the API answer again."""
+        delay = BACKOFF[min(attempt, len(BACKOFF) - 1)]
+        with self._wake:
+            if not self._stop.is_set():
+                self._wake.wait(random.uniform(delay / 2, delay))
+
+    def _follow(self, kind: Kind, rv: str) -> tuple[str, bool]:
+        """Apply watch events until the server ends the watch; return the last rv and
+        whether the watch proved itself (an event or bookmark, or it lasted)."""
         query = {
             "watch": "true",
             "resourceVersion": rv,
             "allowWatchBookmarks": "true",
             "timeoutSeconds": WATCH_TIMEOUT,
         }
-        resp = self.request("GET", kind.path, query, stream=True)
-        if self.errors[kind.name] is not None:
-            self._mark(kind, None)  # the watch is back: so is the source
-        self._responses.add(resp)
+        started = time.monotonic()
         try:
-            from kubernetes.watch.watch import iter_resp_lines
-
-            for line in iter_resp_lines(resp):
+            resp = self.request("GET", kind.path, query, stream=True)
+        except SourceError as exc:
+            if exc.status == 410:  # the watch request itself: too old a resourceVersion
+                raise _Gone() from None
+            raise
+        self._responses.add(resp)
+        proven = False
+        try:
+            for line in self._lines(resp, kind):
                 if self._stop.is_set():
                     break
-                if not line:
+                if not line.strip():
                     continue
                 try:
                     event = orjson.loads(line)
                 except orjson.JSONDecodeError:
                     raise SourceError(
-                        f"a {kind.name} watch sent something that is not JSON: {line[:80]!r}",
-                        "a proxy in between?",
+                        f"a {kind.name} watch sent something that is not JSON ({_preview(line)})",
+                        "a proxy in between? check the kubeconfig's server address",
                     ) from None
                 rv = self._apply(kind, event, rv)
+                proven = True
         except (SourceError, _Gone):
             raise
         except Exception as exc:  # a dropped stream surfaces as many exception types
             raise SourceError(
-                f"the {kind.name} watch was cut: {_reason(exc)}", "reconnecting"
+                f"the {kind.name} watch was cut ({_short_reason(_cause(exc))})", "reconnecting"
             ) from None
         finally:
             self._responses.discard(resp)
-            resp.release_conn()
-        return rv
+            with contextlib.suppress(Exception):
+                resp.release_conn()
+        return rv, proven or time.monotonic() - started > WATCH_TIMEOUT / 2
 
-    def _apply(self, kind: Kind, event: dict, rv: str) -> str:
+    def _lines(self, resp: Any, kind: Kind) -> Any:
+        """The watch's lines as they come; an unterminated last line is an error, not
+        dropped (a stream that ends mid-event was cut, whatever its status said)."""
+        pending = bytearray()
+        for chunk in resp.stream(2**16, decode_content=True):
+            pending += chunk
+            while (end := pending.find(b"\n")) >= 0:
+                line = bytes(pending[:end])
+                del pending[: end + 1]
+                yield line
+            if len(pending) > self.max_body:
+                raise _too_large(f"{kind.path} (one watch event)", len(pending), self.max_body)
+        if pending.strip():
+            raise SourceError(
+                f"the {kind.name} watch ended in the middle of an event ({_preview(pending)})",
+                "a proxy in between cut the stream or sent something else; retrying",
+            )
+
+    def _apply(self, kind: Kind, event: Any, rv: str) -> str:
+        if not isinstance(event, dict):
+            raise SourceError(
+                f"a {kind.name} watch sent a JSON {type(event).__name__}, not an event",
+                "a proxy in between? check the kubeconfig's server address",
+            )
         kind_of = event.get("type")
-        obj = event.get("object") or {}
+        obj = event.get("object")
+        obj = obj if isinstance(obj, dict) else {}
         if kind_of == "ERROR":
             if obj.get("code") == 410:
                 raise _Gone()
-            raise _api_error(obj.get("code", 500), orjson.dumps(obj), kind.path)
-        new_rv = (obj.get("metadata") or {}).get("resourceVersion") or rv
+            code = obj.get("code")
+            raise _api_error(code if isinstance(code, int) else 500, orjson.dumps(obj), kind.path)
+        meta = obj.get("metadata")
+        new_rv = (meta.get("resourceVersion") if isinstance(meta, dict) else None) or rv
         if kind_of == "BOOKMARK":
-            return new_rv
-        key = kind.key(obj)
+            return str(new_rv)
+        if kind_of not in ("ADDED", "MODIFIED", "DELETED"):
+            raise SourceError(
+                f"a {kind.name} watch sent an event of unknown type {str(kind_of)[:40]!r}",
+                "a proxy in between? check the kubeconfig's server address",
+            )
         with self.lock:
             table = getattr(self.state, kind.name)
+            unreadable = self.unreadable[kind.name]
             if kind_of == "DELETED":
+                key, _, _ = _parse_one(kind, obj, "", parse=False)
                 table.pop(key, None)
+                unreadable.pop(key, None)
             else:
-                table[key] = kind.parse(obj)
+                key, record, problem = _parse_one(kind, obj, "")
+                if problem:
+                    table.pop(key, None)  # what it was is no longer true; what it is, unknown
+                    unreadable[key] = problem
+                else:
+                    table[key] = record
+                    unreadable.pop(key, None)
             self.events_seen += 1
         self.on_change()
-        return new_rv
+        return str(new_rv)
 
     def _mark(self, kind: Kind, error: SourceError | None) -> None:
         now = time.time()
@@ -453,7 +609,7 @@ class KubeSource:
                 self.synced[kind.name] = True
             self.errors[kind.name] = error
             failing = any(e is not None for e in self.errors.values())
-            if not failing and all(self.synced.values()):
+            if not failing and all(self.synced.values()) and self._beating():
                 self.last_ok, self.failing_since = now, None
             elif failing and self.failing_since is None:
                 self.failing_since = now
@@ -494,30 +650,104 @@ class KubeSource:
             server, local = self._server_time
             return server + (now - local) * self._clock_rate
 
+    # --- heartbeat -----------------------------------------------------------------------
+
+    def _heartbeat(self) -> None:
+        """Prove the API answers; see the module docstring."""
+        failed = False
+        while not self._stop.is_set():
+            started = time.monotonic()
+            try:
+                self.request("GET", "/version", timeout=HEARTBEAT_TIMEOUT)
+                error = None
+            except SourceError as exc:
+                error = exc
+            except Exception as exc:
+                error = SourceError(
+                    f"the heartbeat failed: {type(exc).__name__}: {_short(exc)}",
+                    "retrying; please report this with COCKPIT_DEBUG=1 output",
+                )
+            if self._stop.is_set():
+                return
+            with self.lock:
+                self.heartbeat_error = error
+                if error is None:
+                    self.heartbeat_at = started
+                    failing = any(e is not None for e in self.errors.values())
+                    if not failing and all(self.synced.values()):
+                        self.last_ok, self.failing_since = time.time(), None
+                elif self.failing_since is None:
+                    self.failing_since = time.time()
+            if error is not None and not failed:
+                self._cut_watches()  # they hang on the same server; let them fail and relist
+            if error is None and failed:
+                with self._wake:
+                    self._wake.notify_all()  # the API is back: retry now, not after a backoff
+            if (error is None) == failed:
+                self.on_change()
+            failed = error is not None
+            self._stop.wait(HEARTBEAT_EVERY)
+
+    def _beating(self, now: float | None = None) -> bool:
+        """Whether the API answered a heartbeat recently enough (call with the lock held)."""
+        now = time.monotonic() if now is None else now
+        if self.heartbeat_error is not None:
+            return False
+        last = self.heartbeat_at if self.heartbeat_at is not None else self._started_at
+        return last is None or now - last <= HEARTBEAT_DEADLINE
+
+    def _cut_watches(self) -> None:
+        """Shut the open watches' sockets: a thread blocked reading one wakes up at once
+        (closing the response would not wake it)."""
+        for resp in list(self._responses):
+            conn = getattr(resp, "connection", None) or getattr(resp, "_connection", None)
+            sock = getattr(conn, "sock", None)
+            with contextlib.suppress(Exception):  # already closed: nothing to wake
+                if sock is not None:
+                    sock.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(Exception):
+                resp.close()
+
     # --- metrics -------------------------------------------------------------------------
 
     def _poll_metrics(self) -> None:
         while not self._stop.is_set():
-            # The watches report the connection's health; metrics stay as they were.
-            with contextlib.suppress(SourceError):
+            # The watches and the heartbeat report the connection; metrics stay as they were
+            # and a failure is kept for the health's note.
+            try:
                 self.fetch_metrics()
+            except SourceError as exc:
+                with self.lock:
+                    self.metrics_error = exc
+            except Exception as exc:  # fetch_metrics raises SourceError only; belt and braces
+                with self.lock:
+                    self.metrics_error = SourceError(
+                        f"metrics failed: {type(exc).__name__}: {_short(exc)}"
+                    )
             self._stop.wait(self.metrics_every)
 
     def fetch_metrics(self) -> None:
+        """Node and pod usage from metrics.k8s.io. Entries that do not parse are skipped
+        and counted; only a failed request raises (a SourceError)."""
         try:
             nodes = self.request("GET", "/apis/metrics.k8s.io/v1beta1/nodes")
             pods = self.request("GET", "/apis/metrics.k8s.io/v1beta1/pods")
         except SourceError as exc:
-            if "404" in exc.reason or "503" in exc.reason:
+            if exc.status in (404, 503):
                 with self.lock:
                     self.state.metrics = "absent"
                     self.state.node_usage, self.state.pod_usage = {}, {}
+                    self.metrics_error = None
+                    self.metrics_unreadable = {}
                 self.on_change()
                 return
             raise
-        node_usage = dict(parse_node_metrics(i) for i in nodes.get("items") or [])
-        pod_usage = dict(parse_pod_metrics(i) for i in pods.get("items") or [])
+        unreadable: dict[str, str] = {}
+        node_usage = _parse_metrics(nodes, parse_node_metrics, "NodeMetrics", unreadable)
+        pod_usage = _parse_metrics(pods, parse_pod_metrics, "PodMetrics", unreadable)
         with self.lock:
+            self.metrics_error = None
+            self.metrics_unreadable = unreadable
             self.state.metrics = "present"
             self.state.node_usage, self.state.pod_usage = node_usage, pod_usage
         self.on_change()
@@ -532,13 +762,39 @@ class KubeSource:
             errors = [e for e in self.errors.values() if e is not None]
             synced = all(self.synced.values())
             last_ok, since = self.last_ok, self.failing_since
+            beating = self._beating()
+            silent = self.heartbeat_error
+            if not beating and silent is None:
+                since_beat = time.monotonic() - (self.heartbeat_at or self._started_at or 0)
+                silent = SourceError(
+                    f"the Kubernetes API at {self.server} has not answered for {since_beat:.0f} s",
+                    "the API server is hung or unreachable; the data shown may be out of date",
+                )
+            note = self._note()
+        if silent is not None:
+            errors.insert(0, silent)  # the root cause: the watches fail because of it
         if not errors:
             if synced:
-                return Health("kube", "ok", last_ok=last_ok, since=last_ok)
-            return Health("kube", "error", "still syncing", "wait a moment", since=now)
+                return Health("kube", "ok", last_ok=last_ok, since=since or last_ok, note=note)
+            return Health("kube", "error", "still syncing", "wait a moment", since=now, note=note)
         first = errors[0]
         state = "stale" if last_ok is not None else "error"
-        return Health("kube", state, first.reason, first.hint, last_ok, since)
+        return Health("kube", state, first.reason, first.hint, last_ok, since or now, note=note)
+
+    def _note(self) -> str:
+        """What the health adds while the source is otherwise current (lock held)."""
+        parts = []
+        count = sum(len(u) for u in self.unreadable.values())
+        if count:
+            first = next(why for u in self.unreadable.values() for why in u.values())
+            parts.append(f"{count} object{'s' if count > 1 else ''} unreadable ({first})")
+        if self.metrics_unreadable:
+            n = len(self.metrics_unreadable)
+            first = next(iter(self.metrics_unreadable.values()))
+            parts.append(f"{n} metrics entr{'ies' if n > 1 else 'y'} unreadable ({first})")
+        if self.metrics_error is not None:
+            parts.append(f"metrics: {self.metrics_error.reason}")
+        return "; ".join(parts)
 
     def records(self) -> KubeState:
         """A consistent copy of everything known, usage merged into the records."""
@@ -701,9 +957,163 @@ def _plural(kind: str) -> str:
     ]
 
 
-def _reason(exc: BaseException) -> str:
-    reason = getattr(exc, "reason", None)
-    return str(reason or exc) or type(exc).__name__
+def _parse_one(
+    kind: Kind, obj: Any, where: str, parse: bool = True
+) -> tuple[tuple[str, str], Any, str]:
+    """(key, record, "") or (key, None, why it is unreadable): one object that does not
+    parse never costs the rest of the list."""
+    try:
+        key = kind.key(obj)
+    except Exception:
+        what = where or "an object"
+        return ("", f"<{what} without metadata.name>"), None, f"{what} has no usable metadata"
+    if not parse:
+        return key, None, ""
+    try:
+        return key, kind.parse(obj), ""
+    except Exception as exc:  # the parsers raise ValueError; anything else is a bug, skipped too
+        return key, None, _short(exc)
+
+
+def _parse_metrics(
+    doc: Any, parse: Callable[[dict], tuple[Any, Resources]], what: str, unreadable: dict
+) -> dict:
+    usage = {}
+    items = doc.get("items") if isinstance(doc, dict) else None
+    for index, item in enumerate(items if isinstance(items, list) else ()):
+        try:
+            key, value = parse(item)
+        except Exception as exc:
+            meta = item.get("metadata") if isinstance(item, dict) else None
+            name = meta.get("name") if isinstance(meta, dict) else None
+            unreadable[f"{what} {name or index}"] = f"{what} {name or index}: {_short(exc)}"
+            continue
+        usage[key] = value
+    return usage
+
+
+def _short(exc: BaseException, limit: int = 200) -> str:
+    text = str(exc) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _preview(data: bytes | bytearray) -> str:
+    return f"{len(data)} bytes starting {bytes(data[:48])!r}"
+
+
+def _too_large(path: str, size: int, cap: int) -> SourceError:
+    return SourceError(
+        f"the answer to GET {path} is larger than {cap // 2**20} MiB ({size} bytes so far); "
+        "it was dropped",
+        "a proxy in between, or a list far larger than a homelab's: check the server "
+        "address, or raise the cap if the cluster is really this big",
+    )
+
+
+def _cause(exc: BaseException) -> BaseException:
+    """The failure under urllib3's wrappers (MaxRetryError -> NewConnectionError ...)."""
+    for _ in range(5):
+        reason = getattr(exc, "reason", None)
+        if not isinstance(reason, BaseException):
+            break
+        exc = reason
+    return exc
+
+
+def _short_reason(exc: BaseException | str) -> str:
+    """A transport failure in a few words, not urllib3's repr of its objects."""
+    text = str(exc)
+    low = text.lower()
+    for needle, words in (
+        ("refused", "connection refused"),
+        ("reset", "connection reset"),
+        ("broken pipe", "connection closed"),
+        ("timed out", "timed out"),
+        ("prematurely", "the answer ended early"),
+        ("incompleteread", "the answer ended early"),
+        ("invalidchunklength", "a broken chunk"),
+        ("connection aborted", "connection closed"),
+        ("remote end closed", "connection closed by the server"),
+        ("bad file descriptor", "connection closed"),
+    ):
+        if needle in low:
+            return words
+    if isinstance(exc, BaseException):
+        return type(exc).__name__
+    return text[:80]
+
+
+def _transport_words(exc: BaseException | str, server: str, timeout: float) -> tuple[str, str]:
+    """(reason, hint) for a request that got no answer, by what actually went wrong."""
+    text = str(exc)
+    low = text.lower()
+    name = type(exc).__name__ if isinstance(exc, BaseException) else ""
+    if "certificate verify failed" in low or "certificate_verify_failed" in low:
+        if "hostname" in low or "mismatch" in low or "not valid for" in low:
+            return (
+                f"the certificate of the Kubernetes API at {server} is for another name",
+                "use the server name the certificate was made for in the kubeconfig, or fetch "
+                "a fresh kubeconfig from the cluster",
+            )
+        return (
+            f"the Kubernetes API at {server} presented a certificate the kubeconfig's CA "
+            "does not trust",
+            "the kubeconfig's certificate-authority-data is not this cluster's (a rebuilt "
+            "cluster?): fetch a fresh kubeconfig from it",
+        )
+    if "ssl" in low or "tls" in low or "SSL" in name:
+        return (
+            f"the TLS handshake with the Kubernetes API at {server} failed",
+            "is the kubeconfig's server address an HTTPS Kubernetes API (usually port 6443)?",
+        )
+    if "ConnectTimeout" in name or "connect timeout" in low:
+        return (
+            f"cannot reach the Kubernetes API at {server}: no connection within {timeout:g} s",
+            "the host is down or a firewall drops the port: check the address and network",
+        )
+    if "ReadTimeout" in name or "read timed out" in low:
+        return (
+            f"the Kubernetes API at {server} did not answer within {timeout:g} s",
+            "the API server is overloaded or hung (or its host is): check it",
+        )
+    if "NameResolution" in name or "name or service not known" in low or "resolve" in low:
+        return (
+            f"cannot reach the Kubernetes API at {server}: its host name does not resolve",
+            "check the server name in the kubeconfig (and DNS)",
+        )
+    if "refused" in low:
+        return (
+            f"cannot reach the Kubernetes API at {server}: connection refused",
+            "is the cluster up? check the kubeconfig's server address and port",
+        )
+    return (
+        f"cannot reach the Kubernetes API at {server}: {_short_reason(exc)}",
+        "is the cluster up? check the kubeconfig's server address and the network",
+    )
+
+
+def _config_words(text: str, where: str, context: str | None) -> tuple[str, str]:
+    """(reason, hint) for a kubeconfig the client refuses."""
+    if "Expected object with name  in" in text or "current-context" in text:
+        return (
+            f"cannot use kubeconfig {where}: it has no current context",
+            "pick one with --context NAME (kubectl config get-contexts lists them), or set "
+            "[kubernetes] context in the config",
+        )
+    if context and f"Expected object with name {context} in" in text:
+        return (
+            f"cannot use kubeconfig {where}: it has no context named {context!r}",
+            "kubectl config get-contexts lists the ones it has",
+        )
+    if "Invalid kube-config file" in text or "No configuration found" in text:
+        return (
+            f"cannot use kubeconfig {where}: it holds no usable configuration",
+            "check the file (kubectl config view), or point at another with --kubeconfig",
+        )
+    return (
+        f"cannot use kubeconfig {where}: {text[:200]}",
+        "check the file (kubectl config view), or pick a context with --context",
+    )
 
 
 def _api_error(status: int, body: Any, path: str) -> SourceError:

@@ -7,6 +7,7 @@ import argparse
 from typing import Any
 
 from cockpit.cli.common import CliError, dump_json, load_config, load_lab, print_renderable
+from cockpit.cli.crash import debug_crash, deliberate_crash
 
 
 def cmd_lab(args: argparse.Namespace) -> int:
@@ -79,15 +80,25 @@ def _run_app(config: Any, theme: str | None = None, readonly: bool = False) -> i
     inventory = from_config(config)
     inventory.start()
     try:
-        CockpitApp(
+        app = CockpitApp(
             inventory,
             config.thresholds,
             theme_name=theme or config.theme,
             readonly=config.readonly,
             action_context=lambda: context_for(inventory),
-        ).run()
+        )
+        # Textual would print the traceback with every frame's locals on exit; the crash
+        # log below keeps it instead, scrubbed of secrets, and the terminal gets one line.
+        app._print_error_renderables = app._exit_renderables.clear  # type: ignore[method-assign]
+        if debug_crash() == "screen":
+            app.call_after_refresh(deliberate_crash)
+        app.run()
     finally:
         inventory.stop()
+    if app.return_code:  # the app ended by an exception (Textual records it, run() returns)
+        from cockpit.cli.crash import report_crash
+
+        return report_crash(getattr(app, "_exception", None), "the screen")
     return 0
 
 

@@ -37,10 +37,11 @@ cockpit.secret.Secret, never as str, so they cannot leak through a repr or a log
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -93,6 +94,9 @@ class Config:
     thresholds: Thresholds = DEFAULT_THRESHOLDS
     theme: str = "dark"
     readonly: bool = False
+    # Things that work but should not be left so (a secret file others can read, TLS
+    # verification off): the command line prints them to stderr.
+    warnings: tuple[str, ...] = ()
 
     def unconfigured_hint(self, source: str) -> str:
         return {
@@ -124,17 +128,18 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] = os.envi
         raise ConfigError(str(file), "", f"cannot read: {exc}") from None
     ctx = Context(str(file), text, ConfigError)
     root = Table(parse_toml(text, str(file), ConfigError), (), ctx)
+    warnings: list[str] = []
     config = Config(
         path=str(file),
         kube=_kube(root.sub("kubernetes"), env),
-        proxmox=_proxmox(root.sub("proxmox"), env, file.parent),
+        proxmox=_proxmox(root.sub("proxmox"), env, file.parent, ctx, warnings),
         tailscale=_tailscale(root.sub("tailscale"), env),
         links=_links(root.sub("links")),
         thresholds=_thresholds(root, ctx),
         **_ui(root.sub("ui"), env),
     )
     root.done()
-    return config
+    return replace(config, warnings=tuple(warnings)) if warnings else config
 
 
 def _kube(t: Table | None, env: Mapping[str, str]) -> KubeSettings | None:
@@ -155,20 +160,37 @@ def _kube(t: Table | None, env: Mapping[str, str]) -> KubeSettings | None:
     return KubeSettings(os.pathsep.join(present) or None, context)
 
 
-def _proxmox(t: Table | None, env: Mapping[str, str], base: Path) -> ProxmoxSettings | None:
+def _proxmox(
+    t: Table | None, env: Mapping[str, str], base: Path, ctx: Context, warnings: list[str]
+) -> ProxmoxSettings | None:
     url = token = ca_file = None
     secret: Secret | None = None
     insecure = False
     timeout = 5.0
+
+    def error(key: str, message: str) -> ConfigError:
+        # The file and line of [proxmox] (or of the key), even when the table is absent.
+        return t.error(key, message) if t is not None else ctx.error(("proxmox", key), message)
+
     if t is not None:
         url = t.str("url") or None
         token = t.str("token") or None
         raw_secret = t.str("secret")
         if raw_secret:
-            secret = _secret_ref(t, "secret", raw_secret, env, base)
+            secret = _secret_ref(t, "secret", raw_secret, env, base, warnings)
         ca_file = t.str("ca_file") or None
         insecure = t.bool("insecure")
-        timeout = float(t.typed("timeout", (int, float), 5.0, "a number of seconds"))
+        raw_timeout = t.typed("timeout", (int, float), 5.0, "a number of seconds")
+        try:
+            timeout = float(raw_timeout)
+        except OverflowError:  # an integer beyond any float
+            timeout = math.inf
+        if not MIN_TIMEOUT <= timeout <= MAX_TIMEOUT:  # also refuses nan and inf
+            raise t.error(
+                "timeout",
+                f"expected seconds between {MIN_TIMEOUT:g} and {MAX_TIMEOUT:g} "
+                f"(how long to wait for Proxmox to answer), got {timeout:g}",
+            )
         t.done()
     url = env.get("COCKPIT_PROXMOX_URL") or url
     if env.get("COCKPIT_PROXMOX_TOKEN"):
@@ -184,53 +206,103 @@ def _proxmox(t: Table | None, env: Mapping[str, str], base: Path) -> ProxmoxSett
     insecure = insecure or env.get("COCKPIT_PROXMOX_INSECURE", "") in ("1", "true", "yes")
     if url is None and token is None:
         return None
-    where = "COCKPIT_PROXMOX_URL" if env.get("COCKPIT_PROXMOX_URL") else "proxmox.url"
+    from_env = bool(env.get("COCKPIT_PROXMOX_URL"))
+
+    def url_error(message: str) -> ConfigError:
+        if from_env:
+            return ConfigError("COCKPIT_PROXMOX_URL", "", message)
+        return error("url", message)
+
     if url is None:
-        raise ConfigError(
-            str(base),
-            "proxmox.url",
-            "is required with a token: the API address such as https://pve.lan:8006",
-        )
-    parts = urlsplit(url if "://" in url else f"https://{url}")
+        raise error("url", "is required with a token: the API address such as https://pve.lan:8006")
+    try:
+        parts = urlsplit(url if "://" in url else f"https://{url}")
+        shown = _url_for_message(url)
+        port = parts.port
+    except ValueError:  # "pve.lan:80x", "pve.lan:99999", "https://[::1"
+        raise url_error(
+            "expected an https:// URL such as https://pve.lan:8006 with a port from 1 to "
+            f"65535 (the API listens on 8006), got {_url_for_message(url)!r}"
+        ) from None
     if parts.scheme != "https" or not parts.hostname:
-        raise ConfigError(
-            where, "", f"expected an https:// URL such as https://pve.lan:8006, got {url!r}"
-        )
+        raise url_error(f"expected an https:// URL such as https://pve.lan:8006, got {shown!r}")
+    if port == 0:
+        raise url_error(f"expected a port from 1 to 65535 (the API listens on 8006), got {shown!r}")
     if token is None or not TOKEN_ID.match(token):
-        raise ConfigError(
-            str(base),
-            "proxmox.token",
-            "expected an API token id USER@REALM!"
-            f"TOKENID such as cockpit@pve!monitor, got {token!r}",
+        raise (
+            ConfigError("COCKPIT_PROXMOX_TOKEN", "", "expected USER@REALM!TOKENID=SECRET")
+            if env.get("COCKPIT_PROXMOX_TOKEN")
+            else error("token", _token_problem(token))
         )
     if secret is None:
-        raise ConfigError(
-            str(base),
-            "proxmox.secret",
-            'is required: the token\'s secret as "env:VARIABLE" or "file:PATH"',
+        raise error("secret", 'is required: the token\'s secret as "env:VARIABLE" or "file:PATH"')
+    if insecure:
+        warnings.append(
+            "TLS verification for Proxmox is off (insecure): anyone on the path can read the "
+            "API token; set ca_file to a copy of /etc/pve/pve-root-ca.pem instead"
         )
     user, _, name = token.partition("!")
     verify: bool | str = (
         False if insecure else (str(Path(ca_file).expanduser()) if ca_file else True)
     )
-    return ProxmoxSettings(parts.hostname, parts.port or 8006, user, name, secret, verify, timeout)
+    return ProxmoxSettings(parts.hostname, port or 8006, user, name, secret, verify, timeout)
 
 
-def _secret_ref(t: Table, key: str, value: str, env: Mapping[str, str], base: Path) -> Secret:
+MIN_TIMEOUT, MAX_TIMEOUT = 0.5, 600.0
+
+
+def _url_for_message(url: str) -> str:
+    """The URL without any user:password@ part, which is a credential."""
+    scheme, sep, rest = url.rpartition("://")
+    host, slash, path = rest.partition("/")
+    return f"{scheme}{sep}{host.rpartition('@')[2]}{slash}{path}"
+
+
+def _token_problem(token: str | None) -> str:
+    """What is wrong with the token id, never quoting it: people paste the whole header
+    value (USER@REALM!TOKENID=SECRET) or the secret alone here."""
+    expected = "expected the API token id USER@REALM!TOKENID such as cockpit@pve!monitor"
+    if token is None:
+        return f"is required with a url: {expected}"
+    if "=" in token:
+        return (
+            f"{expected}, without the secret: this looks like the full header form "
+            "USER@REALM!TOKENID=SECRET (not shown here); keep the part before '=' and put the "
+            'secret in a file or variable named by secret = "file:PATH" or "env:VARIABLE"'
+        )
+    return f"{expected} (the value is not shown here in case it is the secret itself)"
+
+
+def _secret_ref(
+    t: Table, key: str, value: str, env: Mapping[str, str], base: Path, warnings: list[str]
+) -> Secret:
     """Secrets are referenced, not written into the config: env:NAME or file:PATH."""
     kind, _, ref = value.partition(":")
     if kind == "env" and ref:
         if ref not in env:
             raise t.error(key, f"environment variable {ref} is not set")
+        if not env[ref].strip():
+            raise t.error(key, f"environment variable {ref} is empty: it should hold the secret")
         return Secret(env[ref])
     if kind == "file" and ref:
         path = Path(ref).expanduser()
         if not path.is_absolute():
             path = base / path
         try:
-            return Secret(path.read_text(encoding="utf-8").strip())
+            text = path.read_text(encoding="utf-8").strip()
+            mode = path.stat().st_mode
         except OSError as exc:
             raise t.error(key, f"cannot read the secret file {path}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise t.error(key, f"the secret file {path} is not text") from None
+        if not text:
+            raise t.error(key, f"the secret file {path} is empty: it should hold the secret")
+        if mode & 0o077:
+            warnings.append(
+                f"the secret file {path} can be read by others (mode {mode & 0o777:o}): "
+                f"chmod 600 {path}"
+            )
+        return Secret(text)
     raise t.error(
         key,
         'expected "env:VARIABLE" or "file:PATH" (the secret itself does not '

@@ -87,6 +87,7 @@ DAEMONSET_TOLERATIONS = (
 )
 # kubelet's default hard eviction threshold (memory.available<100Mi) comes off allocatable.
 DEFAULT_RESERVED = Resources(0, 100 * 2**20)
+MAX_LAB_PODS = 50_000  # five times the largest cluster the benchmarks measure
 
 
 class LabFileError(TomlFileError):
@@ -453,6 +454,14 @@ class _LabReader:
         replicas = t.int("replicas", 1)
         if replicas < 0:
             raise t.error("replicas", "cannot be negative")
+        if len(self.draft.pods) + replicas > MAX_LAB_PODS:
+            # Every replica is a pod the lab builds and schedules: a million takes a minute
+            # and gigabytes, so a typo's extra zeros get an error instead.
+            raise t.error(
+                "replicas",
+                f"{replicas} is too many: a lab holds at most {MAX_LAB_PODS} pods "
+                f"({len(self.draft.pods)} before this workload)",
+            )
         labels = {"app.kubernetes.io/name": name, **t.string_map("labels")}
         selector = LabelSelector({"app.kubernetes.io/name": name})
         class_name = t.str("priority_class")

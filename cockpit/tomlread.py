@@ -25,7 +25,7 @@ class TomlFileError(ValueError):
 def parse_toml(text: str, file: str, error: type[TomlFileError] = TomlFileError) -> dict:
     try:
         return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+    except ValueError as exc:  # TOMLDecodeError, or int()'s digit limit on a huge integer
         match = re.search(r"at line (\d+)", str(exc))
         line = int(match.group(1)) if match else None
         raise error(file, "", f"not valid TOML: {exc}", line) from None
@@ -70,7 +70,10 @@ class Table:
         return self.typed(key, str, default, "a string")
 
     def int(self, key: str, default: Any = None) -> Any:
-        return self.typed(key, int, default, "a whole number")
+        value = self.typed(key, int, default, "a whole number")
+        if value is not default:
+            _check_range(self, key, value)
+        return value
 
     def bool(self, key: str, default: bool = False) -> bool:
         return self.typed(key, bool, default, "true or false")
@@ -94,9 +97,11 @@ class Table:
         if value is default:
             return value
         try:
-            return parse(value)
+            result = parse(value)
         except (ValueError, TypeError) as exc:
             raise self.error(key, f"expected {what}: {exc}") from None
+        _check_range(self, key, result)
+        return result
 
     def cpu(self, key: str, default: Any = None) -> Any:
         return self.parsed(key, units.parse_cpu, "a CPU quantity like 250m or 2", default)
@@ -128,6 +133,16 @@ class Table:
                 + ", ".join(sorted(self.used))
                 + ")",
             )
+
+
+# TOML's integers are 64-bit (tomllib reads any length) and so are Kubernetes quantities;
+# beyond that a value is a typo, and the sums and ratios built from it would overflow.
+INT_LIMIT = 2**63
+
+
+def _check_range(table: Table, key: str, value: Any) -> None:
+    if type(value) is int and not -INT_LIMIT <= value < INT_LIMIT:
+        raise table.error(key, "out of range: expected a number below 2**63 either way")
 
 
 @dataclass

@@ -248,6 +248,17 @@ def _non_finite(x: float, unit: str = "") -> str | None:
     return None
 
 
+_BEYOND_FLOAT = 2**1024
+
+
+def _capped(n: int | float) -> int | float:
+    """An int no float can hold shows as infinite: it is no real size, and its digits
+    would run past the column (or past int-to-str's digit limit)."""
+    if type(n) is int and not -_BEYOND_FLOAT < n < _BEYOND_FLOAT:
+        return math.inf if n > 0 else -math.inf
+    return n
+
+
 def _check_precision(precision: int) -> None:
     if precision < 0:
         raise ValueError(f"precision must be >= 0, got {precision!r}")
@@ -264,6 +275,7 @@ def format_bytes(n: int | float, precision: int = 1) -> str:
     move to the next unit rather than printing "1024.0 KiB".
     """
     _check_precision(precision)
+    n = _capped(n)
     if isinstance(n, float) and (text := _non_finite(n, " B")) is not None:
         return text
     sign = "-" if n < 0 else ""
@@ -290,6 +302,7 @@ def format_gb(n: int | float, precision: int = 2) -> str:
     ``format_bytes`` where the binary unit name should be explicit.
     """
     _check_precision(precision)
+    n = _capped(n)
     if isinstance(n, float) and (text := _non_finite(n, " GB")) is not None:
         return text
     digits, units = _fixed(n, 2**30, precision)
@@ -302,6 +315,7 @@ def format_cpu(millicores: int | float) -> str:
 
     Floats are rounded to the nearest millicore, Kubernetes' finest CPU unit.
     """
+    millicores = _capped(millicores)
     if isinstance(millicores, float):
         if (text := _non_finite(millicores)) is not None:
             return text
@@ -320,6 +334,10 @@ def format_ratio(r: float | None) -> str:
     ratio over hardware it does not know) or not a number, instead of a float error."""
     if r is None:
         return "n/a"
-    if (text := _non_finite(float(r))) is not None:
+    try:
+        value = float(r)
+    except OverflowError:  # an int beyond any float: as good as infinite here
+        value = math.inf if r > 0 else -math.inf
+    if (text := _non_finite(value)) is not None:
         return text
-    return f"{r:.2f}x"
+    return f"{value:.2f}x"

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from cockpit.secret import Secret
+from cockpit.statedir import private_dir
 
 VERSION = 1
 FILE_NAME = "journal.jsonl"
@@ -67,7 +68,7 @@ class Journal:
         text = json.dumps(self._scrub(line), separators=(",", ":"), default=str) + "\n"
         with self._lock:
             try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                private_dir(self.path.parent)  # 0700: the journal names hosts and users
                 created = not self.path.exists()
                 fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
                 try:

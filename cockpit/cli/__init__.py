@@ -1,8 +1,9 @@
 """The `cockpit` command.
 
 Errors a user can fix (a broken lab file, an unknown node) go to stderr as one clear
-message with exit code 2, never as a traceback. COCKPIT_DEBUG=1 shows the traceback of an
-unexpected failure for a bug report.
+message with exit code 2, never as a traceback. A bug exits 1 with one line and the path of
+a crash log holding the traceback (cockpit.cli.crash); COCKPIT_DEBUG=1 raises it instead,
+and COCKPIT_DEBUG_CRASH=command|screen provokes one on purpose to check that path.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Sequence
 from cockpit.cli.check import add_parser as add_check
 from cockpit.cli.check import cmd_check
 from cockpit.cli.common import EXIT_USAGE, CliError
+from cockpit.cli.crash import debug_crash, deliberate_crash
 from cockpit.cli.live import cmd_demo, cmd_lab, cmd_report, cmd_ui
 from cockpit.cli.plans import cmd_labs, cmd_plan, cmd_whatif
 
@@ -145,6 +147,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The action commands carry their own handler (cockpit.cli.actions).
     command = COMMANDS.get(args.command) or getattr(args, "run", cmd_ui)
     try:
+        if debug_crash() == "command":
+            deliberate_crash()
         return command(args)
     except CliError as exc:
         print(f"cockpit: error: {exc}", file=sys.stderr)
@@ -153,15 +157,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
-    except Exception as exc:  # a bug: say so briefly, keep the traceback for those who ask
+    except Exception as exc:  # a bug: say so in one line, the traceback goes to a crash log
         if os.environ.get("COCKPIT_DEBUG"):
             raise
-        print(
-            f"cockpit: internal error: {type(exc).__name__}: {exc}\n"
-            "Run again with COCKPIT_DEBUG=1 for the full traceback and report it.",
-            file=sys.stderr,
-        )
-        return 1
+        from cockpit.cli.crash import report_crash
+
+        return report_crash(exc, "the command")
 
 
 if __name__ == "__main__":

@@ -33,6 +33,8 @@ def load_config(path: str | None, context: str | None = None) -> Any:  # returns
         config = read_config(path)
     except ConfigError as exc:
         raise CliError(str(exc)) from None
+    for warning in config.warnings:
+        print(f"cockpit: warning: {warning}", file=sys.stderr)
     if context and config.kube is not None:
         config = replace(config, kube=replace(config.kube, context=context))
     return config

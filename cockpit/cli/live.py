@@ -15,6 +15,7 @@ from cockpit.cli.common import (
     print_renderable,
 )
 from cockpit.cli.lab_control import start_drill
+from cockpit.cli.crash import debug_crash, deliberate_crash
 
 
 def cmd_lab(args: argparse.Namespace) -> int:
@@ -91,15 +92,25 @@ def _run_app(config: Any, theme: str | None = None, readonly: bool = False) -> i
     inventory = from_config(config)
     inventory.start()
     try:
-        CockpitApp(
+        app = CockpitApp(
             inventory,
             config.thresholds,
             theme_name=theme or config.theme,
             readonly=config.readonly,
             action_context=lambda: context_for(inventory),
-        ).run()
+        )
+        # Textual would print the traceback with every frame's locals on exit; the crash
+        # log below keeps it instead, scrubbed of secrets, and the terminal gets one line.
+        app._print_error_renderables = app._exit_renderables.clear  # type: ignore[method-assign]
+        if debug_crash() == "screen":
+            app.call_after_refresh(deliberate_crash)
+        app.run()
     finally:
         inventory.stop()
+    if app.return_code:  # the app ended by an exception (Textual records it, run() returns)
+        from cockpit.cli.crash import report_crash
+
+        return report_crash(getattr(app, "_exception", None), "the screen")
     return 0
 
 

@@ -84,6 +84,7 @@ _TOLERATION_OPERATORS = frozenset({"Equal", "Exists"})
 _EFFECTS = frozenset({"NoSchedule", "PreferNoSchedule", "NoExecute"})
 _WHEN_UNSATISFIABLE = frozenset({"DoNotSchedule", "ScheduleAnyway"})
 _REQUIRED = "requiredDuringSchedulingIgnoredDuringExecution"
+_INT64 = 2**63
 
 
 # --- errors -------------------------------------------------------------------------------
@@ -153,7 +154,9 @@ def _str(value: Any, field: str, default: str = "", index: int | None = None) ->
 
 def _int(value: Any, field: str, default: int, index: int | None = None) -> int:
     if type(value) is int:  # not isinstance: True is not one replica
-        return value
+        if -_INT64 <= value < _INT64:  # the API's integers are int32 or int64
+            return value
+        raise _FieldError(field, f"out of range: a {len(str(abs(value)))}-digit number", index)
     if value is None:
         return default
     raise _FieldError(field, f"expected a whole number, got {_type_name(value)} {value!r}", index)
@@ -769,6 +772,8 @@ def parse_workload(obj: Any, kind: str | None = None) -> Workload:
     omitted when zero), None when there is no status yet.
     """
     own = obj.get("kind") if isinstance(obj, dict) else None
+    if own is not None and type(own) is not str:
+        raise _located(kind or "workload", obj, f"kind: expected a string, got {_type_name(own)}")
     resolved = own or kind
     if own and kind and own != kind:
         raise _located(kind, obj, f"kind: the object says {own!r}")

@@ -27,12 +27,13 @@ repr or a log line this module writes.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import requests
 from proxmoxer import ProxmoxAPI, ResourceException
@@ -60,6 +61,7 @@ CA_HINT = (
     "or use --insecure if you accept the risk"
 )
 GuestKind = Literal["qemu", "lxc"]
+T = TypeVar("T")
 
 
 class ProxmoxError(SourceError):
@@ -243,16 +245,50 @@ def _int(value: Any, default: int | None = None) -> int | None:
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, int):
-        return value
+        return _in_range(value)
     if isinstance(value, float):
-        return int(value)
-    return int(float(str(value)))
+        return int(_in_range(value))
+    return int(_in_range(float(str(value))))
 
 
 def _float(value: Any, default: float | None = None) -> float | None:
     if value is None or value == "":
         return default
-    return float(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        _in_range(value)  # before float(): 10**400 has no float
+    return _in_range(float(value))
+
+
+# PVE's numbers are Perl's: 64-bit integers or doubles. Anything beyond is a broken answer,
+# and refusing it here keeps every sum and ratio built from it finite.
+_PVE_NUMBER_LIMIT = 2**63
+
+
+def _in_range(value: T) -> T:
+    if not -_PVE_NUMBER_LIMIT < value < _PVE_NUMBER_LIMIT:  # False for NaN too
+        digits = f"a {len(str(abs(value)))}-digit number" if isinstance(value, int) else ""
+        shown = digits or f"{value!r:.40}"
+        raise ValueError(f"number out of range: {shown}")
+    return value
+
+
+def _answer(what: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """A parser of one PVE answer raises ValueError and nothing else: an answer of the wrong
+    shape (a key missing, a list where an object belongs) says so with `what` it was."""
+
+    def wrap(parse: Callable[..., T]) -> Callable[..., T]:
+        @functools.wraps(parse)
+        def guarded(*args: Any, **kwargs: Any) -> T:
+            try:
+                return parse(*args, **kwargs)
+            except KeyError as exc:
+                raise ValueError(f"{what}: {exc.args[0]!r} is missing") from None
+            except (TypeError, AttributeError, IndexError, OverflowError) as exc:
+                raise ValueError(f"{what}: unexpected shape ({exc})") from None
+
+        return guarded
+
+    return wrap
 
 
 def _bool(value: Any) -> bool:
@@ -286,12 +322,16 @@ def _arch(host_arch: Any) -> str:
 
 
 # --- parsers (pure: the same code reads live answers and captured fixtures) -----------------
+# Each raises ValueError, and only ValueError, for an answer it cannot read (see _answer);
+# ProxmoxSource._parse turns that into a SourceError.
 
 
+@_answer("/version")
 def parse_version(data: Any) -> str:
     return str(_dict(data, "/version").get("version", ""))
 
 
+@_answer("/cluster/status")
 def parse_cluster_status(data: Any) -> ClusterStatus:
     name, quorate, nodes = "", None, []
     for item in _list(data, "/cluster/status"):
@@ -336,6 +376,7 @@ def parse_cluster_tasks(data: Any) -> tuple[PveTask, ...]:
     return tuple(sorted(out, key=lambda t: t.start, reverse=True))
 
 
+@_answer("node entry")
 def parse_node_entry(item: Mapping[str, Any]) -> NodeEntry:
     return NodeEntry(
         name=str(item["node"]),
@@ -350,11 +391,13 @@ def parse_node_entry(item: Mapping[str, Any]) -> NodeEntry:
     )
 
 
+@_answer("/nodes")
 def parse_nodes(data: Any) -> tuple[NodeEntry, ...]:
     """/nodes."""
     return tuple(parse_node_entry(_dict(n, "/nodes entry")) for n in _list(data, "/nodes"))
 
 
+@_answer("guest entry")
 def parse_guest_entry(
     item: Mapping[str, Any], kind: str | None = None, node: str | None = None
 ) -> GuestEntry:
@@ -363,8 +406,9 @@ def parse_guest_entry(
     kind = str(item.get("type") or kind or "qemu")
     if kind not in ("qemu", "lxc"):
         raise ValueError(f"not a guest: type {kind!r}")
-    vmid = _int(item["vmid"])
-    assert vmid is not None
+    vmid = _int(item.get("vmid"))
+    if vmid is None:
+        raise ValueError(f"{kind} guest without a vmid")
     return GuestEntry(
         vmid=vmid,
         kind=kind,  # type: ignore[arg-type]
@@ -385,6 +429,7 @@ def parse_guest_entry(
     )
 
 
+@_answer("guest list")
 def parse_guest_list(data: Any, node: str, kind: GuestKind) -> tuple[GuestEntry, ...]:
     """/nodes/{node}/qemu or /nodes/{node}/lxc."""
     return tuple(
@@ -393,6 +438,7 @@ def parse_guest_list(data: Any, node: str, kind: GuestKind) -> tuple[GuestEntry,
     )
 
 
+@_answer("storage entry")
 def parse_storage_entry(item: Mapping[str, Any]) -> StorageEntry:
     return StorageEntry(
         node=str(item.get("node", "")),
@@ -405,6 +451,7 @@ def parse_storage_entry(item: Mapping[str, Any]) -> StorageEntry:
     )
 
 
+@_answer("/cluster/resources")
 def parse_cluster_resources(data: Any) -> Inventory:
     nodes, guests, storage = [], [], []
     for item in _list(data, "/cluster/resources"):
@@ -419,6 +466,7 @@ def parse_cluster_resources(data: Any) -> Inventory:
     return Inventory(tuple(nodes), tuple(guests), tuple(storage))
 
 
+@_answer("node status")
 def parse_node_status(data: Any) -> NodeStatus:
     data = _dict(data, "/nodes/{node}/status")
     cpuinfo = data.get("cpuinfo") or {}
@@ -450,6 +498,7 @@ def parse_node_status(data: Any) -> NodeStatus:
 _DISK_KEY = re.compile(r"(?:scsi|virtio|sata|ide|mp)\d+|efidisk\d+|tpmstate\d+|rootfs")
 
 
+@_answer("disk")
 def parse_disk(key: str, value: Any) -> Disk | None:
     """A disk of a config, or None for what is not one: other keys, CD/DVD drives (the
     cloud-init drive included), volumes without a size (passthrough, bind mounts), and
@@ -475,6 +524,7 @@ def _memory_mib(value: Any, default: int) -> int:
     return int(m.group(1)) if m else int(text.split(",")[0])
 
 
+@_answer("guest config")
 def parse_guest_config(data: Any, kind: GuestKind) -> GuestConfig:
     data = _dict(data, "guest config")
     if kind == "qemu":
@@ -503,6 +553,7 @@ def parse_guest_config(data: Any, kind: GuestKind) -> GuestConfig:
     )
 
 
+@_answer("task id")
 def parse_upid(upid: str) -> Upid:
     """UPID:node:pid:pstart:starttime:type:id:user: (pid, pstart and starttime in hex)."""
     fields = str(upid).split(":")
@@ -515,6 +566,7 @@ def parse_upid(upid: str) -> Upid:
         raise ValueError(f"not a PVE task id: {str(upid)[:80]!r}") from None
 
 
+@_answer("task")
 def parse_task_status(data: Any) -> TaskStatus:
     """A task from /tasks/{upid}/status (status running|stopped plus exitstatus) or from a
     /tasks listing (the exit status in `status`, with endtime, once it has finished)."""
@@ -539,10 +591,12 @@ def parse_task_status(data: Any) -> TaskStatus:
     )
 
 
+@_answer("task list")
 def parse_task_list(data: Any) -> tuple[TaskStatus, ...]:
     return tuple(parse_task_status(t) for t in _list(data, "/nodes/{node}/tasks"))
 
 
+@_answer("task log")
 def parse_task_log(data: Any) -> tuple[str, ...]:
     """PVE's log rows {n, t} as lines, in order."""
     rows = [_dict(r, "task log row") for r in _list(data, "task log")]
@@ -553,6 +607,7 @@ def _usable_ip(address: str) -> bool:
     return not (address.startswith(("127.", "fe80:", "169.254.")) or address in ("::1", ""))
 
 
+@_answer("agent interfaces")
 def parse_agent_interfaces(data: Any) -> tuple[str, ...]:
     """Addresses from the qemu guest agent's network-get-interfaces, loopback and
     link-local left out."""
@@ -570,6 +625,7 @@ def parse_agent_interfaces(data: Any) -> tuple[str, ...]:
     return tuple(out)
 
 
+@_answer("container interfaces")
 def parse_lxc_interfaces(data: Any) -> tuple[str, ...]:
     """Addresses from /nodes/{node}/lxc/{vmid}/interfaces (null while stopped)."""
     out: list[str] = []

@@ -296,6 +296,8 @@ def parse_ping(doc: Any) -> PingReply:
         raise SourceError("unexpected shape of a tailscale ping answer", SHAPE_HINT)
     err = _text(doc, "Err", "PingResult")
     latency = _field(doc, "LatencySeconds", (int, float), "PingResult", 0)
+    if not -1e9 < latency < 1e9:  # also False for NaN; an int too large for a float
+        raise _shape(f"PingResult.LatencySeconds is out of range: {latency!r:.40}")
     return PingReply(
         ip=_text(doc, "IP", "PingResult"),
         node_ip=_text(doc, "NodeIP", "PingResult"),

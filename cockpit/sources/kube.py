@@ -927,6 +927,31 @@ class KubeSource:
             "PATCH", f"/api/v1/nodes/{node}", None, body, "application/merge-patch+json"
         )
 
+    def pod_log(
+        self,
+        namespace: str,
+        pod: str,
+        container: str | None = None,
+        previous: bool = False,
+        tail: int = 500,
+    ) -> str:
+        """A container's log as text (`kubectl logs --tail`); `previous` is the container
+        that ran before the last restart (`kubectl logs -p`)."""
+        query: dict[str, Any] = {"tailLines": tail}
+        if container:
+            query["container"] = container
+        if previous:
+            query["previous"] = "true"
+        resp = self.request(
+            "GET", f"/api/v1/namespaces/{namespace}/pods/{pod}/log", query, stream=True
+        )
+        try:
+            data = resp.read(LOG_LIMIT + 1)
+        finally:
+            resp.release_conn()
+        text = data[:LOG_LIMIT].decode("utf-8", errors="replace")
+        return text + ("\n[log cut at 4 MiB]" if len(data) > LOG_LIMIT else "")
+
     def delete_node(self, node: str, uid: str | None = None) -> dict:
         """`kubectl delete node`, pinned to the UID the plan saw."""
         body = {"kind": "DeleteOptions", "apiVersion": "v1"}
@@ -941,6 +966,9 @@ def _preconditions(
     meta = {k: v for k, v in (("uid", uid), ("resourceVersion", resource_version)) if v}
     if meta:
         body["metadata"] = meta
+
+
+LOG_LIMIT = 4 * 2**20  # bytes of log shown at once: a tail, not an archive
 
 
 class _Gone(Exception):

@@ -52,6 +52,8 @@ class ActionKeys(App[None]):
             self.start_action("restart", {"target": args[0]} if args else {})
         elif name == "scale-ha":
             self.start_action("scale-ha", {})
+        elif name == "scale" and len(args) == 2 and args[1].isdigit():
+            self.start_action("scale", {"target": args[0], "replicas": int(args[1])})
         elif name == "guest" and len(args) == 2 and args[1].isdigit():
             self.start_action("guest", {"power": args[0], "vmid": int(args[1])})
         else:

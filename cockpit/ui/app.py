@@ -35,18 +35,27 @@ from cockpit.alloc.thresholds import DEFAULT_THRESHOLDS, Thresholds
 from cockpit.inventory import LAYERS, Listener
 from cockpit.model import Snapshot
 from cockpit.relations import KINDS, Kind, Relations, Selection
-from cockpit.sources.health import Health
+from cockpit.sources.health import Health, SourceError
 from cockpit.topology import Links
+from cockpit.triage.findings import find_findings
+from cockpit.triage.incidents import build_incidents
+from cockpit.triage.timeline import Entry, build_timeline
 from cockpit.ui.action_keys import ActionKeys
 from cockpit.ui.commands import BY_NAME, CockpitCommands, CommandSuggester, available, parse
-from cockpit.ui.host import FetchRaw, RunCommand, SelectObject
+from cockpit.ui.host import FetchLog, FetchRaw, RunCommand, SelectObject
+from cockpit.ui.incident_strip import MAX_FIXES, IncidentStrip, Triage
 from cockpit.ui.palette import DEFAULT_PALETTE, Palette
 from cockpit.ui.rows import COLUMNS, DEPENDS, ROW_BUILDERS, Cells, Rows
 from cockpit.ui.screens.detail import DetailScreen
+from cockpit.ui.screens.logs import LogsScreen
+from cockpit.ui.screens.timeline import TimelineScreen
+from cockpit.ui.screens.triage import TriageScreen
 from cockpit.ui.status import gauge_line, health_line, host_layers, lab_layers
+from cockpit.ui.targets import command_line
 from cockpit.ui.themes import DEFAULT_THEME, load_themes, palette_for
 from cockpit.ui.virtual_table import Row, Section, VirtualTable
 
+INLINE_TRIAGE_PODS = 2_000  # below this, triage takes a few ms: no thread needed
 HISTORY_EVERY = 5.0  # seconds between usage samples (metrics-server scrapes every 15 s)
 HISTORY_LENGTH = 24
 WIDE = 120  # columns from which all five panes fit side by side
@@ -79,6 +88,9 @@ HELP = (
     "H                scale kube-system's deployments for HA\n"
     "p                power the selected guest (start, shutdown, reboot, stop)\n"
     "J                the action journal\n"
+    "t                triage: incidents ranked, causes before symptoms (1-9: fixes)\n"
+    "T                timeline: events, tasks, peers, the journal (1/2/3: last 5/15/60 min)\n"
+    "l                the selected pod's log (f follow, P previous container, / search)\n"
     "q                quit"
 )
 GROUPINGS = ("node", "namespace", "none")
@@ -148,6 +160,10 @@ class CockpitApp(ActionKeys):
         Binding("H", "scale_ha", "Scale HA", show=False),
         Binding("p", "power", "Power", show=False),
         Binding("J", "journal", "Journal", show=False),
+        Binding("t", "triage", "Triage"),
+        Binding("T", "timeline", "Timeline", show=False),
+        Binding("l", "logs", "Logs", show=False),
+        *(Binding(str(n), f"fix({n})", f"Fix {n}", show=False) for n in range(1, MAX_FIXES + 1)),
     ]
 
     def __init__(
@@ -190,6 +206,11 @@ class CockpitApp(ActionKeys):
         self.active_pane: Kind = "host"
         # Pods' memory use per gauge scope ("" = the whole lab), sampled for the sparkline.
         self.history: dict[str, deque[float]] = {}
+        # The latest triage (made off the UI thread), the snapshot before the current one
+        # (peers that changed state), and the source states it was made with.
+        self.triage = Triage()
+        self._previous: Snapshot | None = None
+        self._triaged_health: tuple[str, ...] = ()
 
     # --- layout ------------------------------------------------------------------------
 
@@ -198,6 +219,7 @@ class CockpitApp(ActionKeys):
         tabs = Tabs(*(Tab(TITLES[kind], id=f"tab-{kind}") for kind in PANE_ORDER), id="tabs")
         tabs.can_focus = False  # focus stays on the tables; tab/shift+tab switch tabs
         yield tabs
+        yield IncidentStrip(id="incidents")
         with PaneGrid(id="grid"):
             with Vertical(id="left"):
                 for kind in ("host", "guest", "peer"):
@@ -247,7 +269,7 @@ class CockpitApp(ActionKeys):
     # --- what screens ask for (cockpit.ui.host messages) ---------------------------------
 
     def on_select_object(self, message: SelectObject) -> None:
-        while isinstance(self.screen, DetailScreen):
+        while len(self.screen_stack) > 1:  # back to the panes from any view
             self.pop_screen()
         self.select(message.kind, message.key)
 
@@ -270,6 +292,38 @@ class CockpitApp(ActionKeys):
                 self.call_from_thread(reply, raw)
 
         self.run_worker(fetch, thread=True, exclusive=True, group="fetch-raw")
+
+    def on_fetch_log(self, message: FetchLog) -> None:
+        kube = getattr(self.inventory, "kube", None)
+        reply = message.reply
+
+        def fetch() -> None:
+            try:
+                if kube is None:
+                    raise SourceError("no Kubernetes connection: logs need a live cluster")
+                text, ok = (
+                    kube.pod_log(
+                        message.namespace, message.pod, message.container, message.previous
+                    ),
+                    True,
+                )
+            except SourceError as exc:
+                text, ok = exc.reason, False
+            with contextlib.suppress(RuntimeError):
+                self.call_from_thread(reply, text, ok)
+
+        self.run_worker(fetch, thread=True, exit_on_error=False, group="fetch-log")
+
+    def timeline(self) -> list[Entry]:
+        """Every timeline entry now (read from a screen's worker thread)."""
+        journal: list[dict[str, Any]] = []
+        if self.action_context is not None:
+            with contextlib.suppress(Exception):  # no journal yet, or unreadable: no entries
+                journal = list(self.action_context().journal.entries())
+        return build_timeline(self.snapshot, self._previous, journal, self._clock())
+
+    def _clock(self) -> float:
+        return self.snapshot.clock or self.inventory.now()
 
     def on_unmount(self) -> None:
         with contextlib.suppress(ValueError):
@@ -379,6 +433,8 @@ class CockpitApp(ActionKeys):
 
     def apply(self, snapshot: Snapshot, changed: frozenset[str]) -> None:
         """Take a new snapshot; redraw only what the changed layers feed."""
+        if snapshot is not self.snapshot:
+            self._previous = self.snapshot
         self.snapshot = snapshot
         self.relations = Relations(snapshot, self.inventory.links)
         if self.ledger is None or changed & {"hosts", "guests", "nodes", "pods"}:
@@ -398,6 +454,45 @@ class CockpitApp(ActionKeys):
         for kind in redraw:
             self._render(kind)
         self._render_gauge()
+        self.refresh_status()
+        self.run_triage()
+
+    # --- triage ------------------------------------------------------------------------
+
+    def run_triage(self) -> None:
+        """Findings and incidents for the current snapshot. They walk every pod: a small
+        lab is triaged at once, so the strip changes in the same frame as the panes; a big
+        one in a thread, and a result older than the one shown is dropped."""
+        snapshot, previous, now = self.snapshot, self._previous, self._clock()
+        health = self.inventory.health()
+        self._triaged_health = _health_states(health)
+
+        def triage() -> Triage:
+            findings = find_findings(snapshot, now, health, previous, self.thresholds)
+            incidents = tuple(build_incidents(snapshot, findings))
+            return Triage(snapshot.version, incidents, tuple(findings))
+
+        if len(snapshot.pods) <= INLINE_TRIAGE_PODS:
+            self._show_triage(triage())
+            return
+
+        def work() -> None:
+            result = triage()
+            with contextlib.suppress(RuntimeError):  # the app is closing
+                self.call_from_thread(self._show_triage, result)
+
+        self.run_worker(work, thread=True, exclusive=True, group="triage", exit_on_error=False)
+
+    def _show_triage(self, result: Triage) -> None:
+        if result.version < self.triage.version:
+            return
+        if not self.is_mounted:
+            return
+        self.triage = result
+        self.query_one("#incidents", IncidentStrip).show(result, self.palette)
+        for screen in self.screen_stack:
+            if isinstance(screen, TriageScreen):
+                screen.show(result)
         self.refresh_status()
 
     def _relatives(self) -> dict[str, set[str]]:
@@ -484,7 +579,16 @@ class CockpitApp(ActionKeys):
         self._render_gauge()
 
     def _status_line(self) -> Text:
-        line = health_line(self.inventory.health(), self.inventory.now(), self.palette)
+        health = self.inventory.health()
+        line = Text()
+        counts = self.triage.counts()
+        for severity, style in (("critical", self.palette.bad), ("warning", self.palette.warn)):
+            if counts[severity]:
+                line.append(f"{counts[severity]} {severity}", style=f"bold {style}")
+                line.append(" │ ", style="dim")
+        line.append_text(health_line(health, self.inventory.now(), self.palette))
+        if _health_states(health) != self._triaged_health and self.is_running:
+            self.run_triage()  # a source went stale or came back: findings about it change
         for notice in self.notices:
             line.append(" │ ", style="dim")
             line.append(notice, style=self.palette.warn)
@@ -645,14 +749,59 @@ class CockpitApp(ActionKeys):
             self.theme = args[0]
         elif name == "help":
             self.action_help()
+        elif name == "triage":
+            self.action_triage()
+        elif name == "timeline":
+            self.action_timeline(args[0] if args else None)
+        elif name == "logs":
+            if args:
+                self.select("pod", args[0])
+            self.action_logs()
         elif name == "quit":
             self.exit()
         else:
             return self.run_action_command(name, args)
         return True
 
+    def action_triage(self) -> None:
+        if not isinstance(self.screen, TriageScreen):
+            self.push_screen(TriageScreen(self.triage))
+
+    def action_timeline(self, about: str | None = None) -> None:
+        self.push_screen(TimelineScreen(about))
+
+    def action_logs(self) -> None:
+        pod = None
+        if self.selection is not None and self.selection[0] == "pod":
+            namespace, _, name = self.selection[1].partition("/")
+            pod = next(
+                (p for p in self.snapshot.pods_by_namespace.get(namespace, ()) if p.name == name),
+                None,
+            )
+        if pod is None:
+            self.notify("select a pod first (l shows its log)", severity="warning")
+            return
+        self.push_screen(LogsScreen(pod))
+
+    def action_fix(self, number: int) -> None:
+        """A digit runs that fix of the top incident (the strip numbers them)."""
+        top = self.triage.top
+        if top is None or number > len(top.fixes):
+            self.notify(f"no fix {number}: {'no incident' if top is None else 'see t'}")
+            return
+        fix = top.fixes[number - 1]
+        line = command_line(fix)
+        if line is None:
+            self.notify(f"run it in a shell: {fix.command}", title=fix.title, timeout=15)
+            return
+        self.run_command(line)
+
     def action_help(self) -> None:
         self.notify(HELP, title="Keys", timeout=10)
+
+
+def _health_states(health: dict[str, Health]) -> tuple[str, ...]:
+    return tuple(f"{name}:{h.state}" for name, h in sorted(health.items()))
 
 
 def _matches(needle: str, key: str, cells: Cells) -> bool:

@@ -41,6 +41,10 @@ def _pane_words(app: Host) -> list[str]:
     return _nodes(app) + _namespaces(app)
 
 
+def _pods(app: Host) -> list[str]:
+    return sorted(f"{p.namespace}/{p.name}" for p in app.snapshot.pods)
+
+
 def _themes(app: Host) -> list[str]:
     return list(app.theme_set.names)
 
@@ -75,12 +79,16 @@ COMMANDS: tuple[Command, ...] = (
     Command("theme", "switch the colour theme", _themes),
     Command("journal", "show the action journal"),
     Command("help", "show every key and command"),
+    Command("triage", "incidents ranked, causes before symptoms, with their fixes"),
+    Command("timeline", "events, tasks, peers and the journal, newest first", _pane_words),
+    Command("logs", "the log of a pod (NS/NAME)", _pods),
     Command("quit", "leave the cockpit"),
     Command("drain", "plan and drain a node", _nodes, mutating=True),
     Command("cordon", "mark a node unschedulable", _nodes, mutating=True),
     Command("uncordon", "mark a node schedulable again", _nodes, mutating=True),
     Command("restart", "rollout-restart a workload (default CoreDNS)", _workloads, mutating=True),
     Command("scale-ha", "scale kube-system's deployments for HA", mutating=True),
+    Command("scale", "scale a workload: NS/KIND/NAME REPLICAS", _workloads, mutating=True),
     Command("guest", "power a guest: start|shutdown|stop|reboot VMID", _power, mutating=True),
     Command("resume", "resume an interrupted action from the journal", mutating=True),
 )  # fmt: skip

@@ -18,6 +18,8 @@ from textual.message import Message
 from cockpit.model import Snapshot
 from cockpit.relations import Kind, Relations
 from cockpit.topology import Links
+from cockpit.triage.timeline import Entry
+from cockpit.ui.palette import Palette
 from cockpit.ui.themes import ThemeSet
 
 # (where it came from, the document), as cockpit.detail.raw returns it.
@@ -37,7 +39,10 @@ class Host(Protocol):
     def readonly(self) -> bool: ...
     @property
     def theme_set(self) -> ThemeSet: ...
+    @property
+    def palette(self) -> Palette: ...
     def now(self) -> float: ...
+    def timeline(self) -> list[Entry]: ...
 
 
 def host_of(node: DOMNode) -> Host:
@@ -79,4 +84,24 @@ class FetchRaw(Message):
         super().__init__()
         self.kind = kind
         self.key = key
+        self.reply = reply
+
+
+class FetchLog(Message):
+    """Fetch a container's log (off the UI thread); `reply` is called on the UI thread with
+    the text, or with an error message and ok=False."""
+
+    def __init__(
+        self,
+        namespace: str,
+        pod: str,
+        container: str | None,
+        previous: bool,
+        reply: Callable[[str, bool], None],
+    ) -> None:
+        super().__init__()
+        self.namespace = namespace
+        self.pod = pod
+        self.container = container
+        self.previous = previous
         self.reply = reply

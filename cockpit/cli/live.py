@@ -14,8 +14,8 @@ from cockpit.cli.common import (
     load_lab,
     print_renderable,
 )
-from cockpit.cli.lab_control import start_drill
 from cockpit.cli.crash import debug_crash, deliberate_crash
+from cockpit.cli.lab_control import start_drill
 
 
 def cmd_lab(args: argparse.Namespace) -> int:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from live_lab import action_context, live_lab
+from live_lab import action_context, live_lab, with_template
 
 from cockpit.actions.base import Context
 from cockpit.actions.journal import Journal
@@ -18,7 +18,7 @@ from cockpit.runbooks.replace import ReplaceNode, next_name
 @pytest.fixture(scope="module")
 def n100(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Context]:
     tmp = tmp_path_factory.mktemp("n100")
-    with live_lab("n100", 20, tmp / "lab") as (_, inventory):
+    with live_lab(with_template("n100", tmp), 20, tmp / "lab") as (_, inventory):
         yield action_context(inventory, Journal(tmp / "journal.jsonl"))
 
 
@@ -40,7 +40,10 @@ def test_preflight_refuses_when_the_rest_cannot_hold_the_pods(n100: Context):
     forced = ReplaceNode(n100, "worker-1", force=True).plan()
     assert not [b for b in forced.blockers if "outage" in b]
     assert [w for w in forced.warnings if "outage" in w and "--force" in w]
-    assert [b for b in forced.blockers if "template" in b]
+    assert [b for b in forced.blockers if "--delete-emptydir-data" in b]
+    assert forced.detail["clone"]["template"] == 9000  # the lab's one k3s-agent template
+    ready = ReplaceNode(n100, "worker-1", force=True, delete_emptydir_data=True).plan()
+    assert ready.blockers == []
 
 
 def test_the_only_control_plane_node_is_refused_even_with_force(n100: Context):

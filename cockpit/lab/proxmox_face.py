@@ -62,7 +62,12 @@ PVE_VERSION = {"version": "9.0.10", "release": "9.0", "repoid": "deb1ca707ec72a8
 PVE_MANAGER = "pve-manager/9.0.10/deb1ca707ec72a89"
 KERNEL_RELEASE = "6.14.11-2-pve"
 KERNEL_BUILD = "#1 SMP PREEMPT_DYNAMIC PMX 6.14.11-2 (2025-09-12T09:46Z)"
-MODIFY_PRIVILEGES = frozenset({"VM.PowerMgmt", "VM.Clone", "VM.Migrate", "VM.Allocate"})
+MODIFY_PRIVILEGES = frozenset(
+    {"VM.PowerMgmt", "VM.Clone", "VM.Migrate", "VM.Allocate", "VM.Config.HWType"}
+)
+# The config keys a POST .../config may set here, as PVE names them: what a fresh clone
+# is given (size, name, cloud-init network and user).
+CONFIG_KEYS = frozenset({"cores", "memory", "name", "tags", "ipconfig0", "ciuser", "sshkeys"})
 POWER_ACTIONS = ("start", "shutdown", "stop", "reboot")
 ROOTFS_MAX = 100 * GiB  # the PVE installer's default root LV size (hdsize/4, at most 100G)
 # RRD steps by timeframe, as pvestatd's RRAs keep them; 70 rows is what the API returns.
@@ -612,6 +617,7 @@ class ProxmoxFace:
             ("GET", task + r"/log", self._task_log),
             ("GET", node + r"/(?P<kind>qemu|lxc)", self._guest_list),
             ("GET", guest + r"/config", self._config),
+            ("POST", node + r"/(?P<kind>qemu)/(?P<vmid>[^/]+)/config", self._set_config),
             ("GET", guest + r"/status/current", self._status_current),
             ("POST", guest + r"/status/(?P<action>[^/]+)", self._power),
             ("POST", node + r"/(?P<kind>qemu)/(?P<vmid>[^/]+)/clone", self._clone),
@@ -971,6 +977,37 @@ class ProxmoxFace:
             # Fixed per guest: a restart must not change the config, nor so its digest.
             ctime = self._ctimes.setdefault(g.vmid, int(self._now()) - 30 * 86400)
             return guest_config(g, self.locks.get(g.vmid), ctime)
+
+    def _set_config(self, req: Request) -> Any:
+        """POST config: applied at once to a stopped VM (PVE queues it as pending for a
+        running one; the lab refuses that rather than pretend)."""
+        vmid = req.groups["vmid"]
+        self._require(req, f"/vms/{vmid}", "VM.Config.HWType")
+        p = req.params
+        unknown = sorted(set(p.values) - CONFIG_KEYS - {"digest"})
+        if unknown:
+            raise _bad_params({k: "property is not defined in schema" for k in unknown})
+        cores = p.integer("cores", minimum=1)
+        memory = p.integer("memory", minimum=16)
+        name, tags = p.text("name"), p.text("tags")
+        p.check()
+        with self.world.lock:
+            g = self._guest(req)
+            self._check_lock(g)
+            if g.running:
+                raise ApiError(500, f"VM {g.vmid} is running: the lab sets config on stopped VMs")
+            changes: dict[str, Any] = {}
+            if cores is not None:
+                changes["vcpus"] = cores
+            if memory is not None:
+                changes["memory"] = memory * MiB
+            if name:
+                changes["name"] = name
+            if tags is not None:
+                changes["tags"] = tuple(t for t in re.split(r"[;,\s]+", tags) if t)
+            self.world.guests[g.vmid] = replace(g, **changes)
+        self.world.notify()
+        return None
 
     def _status_current(self, req: Request) -> Any:
         self.world.tick()

@@ -43,6 +43,8 @@ from cockpit.alloc.whatif import Scenario, WhatIfReport, what_if
 from cockpit.model import Node, Snapshot
 from cockpit.runbooks.base import Runbook, sub_run
 from cockpit.runbooks.join import join_instructions, over_tailnet
+from cockpit.triage.findings import find_findings
+from cockpit.triage.incidents import build_incidents
 
 CONTROL_PLANE_ROLES = ("node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master")
 ETCD_ROLE = "node-role.kubernetes.io/etcd"
@@ -310,6 +312,11 @@ class ReplaceNode(Runbook):
             )
         if is_control_plane(node):
             self._preflight_control_plane(plan, snapshot, node)
+        findings = find_findings(snapshot)
+        incidents = build_incidents(snapshot, findings)
+        plan.detail["incidents_now"] = [i.title for i in incidents]
+        for incident in incidents[:3]:
+            plan.warnings.append(f"triage now: {incident.severity}: {incident.title}")
 
     def _preflight_control_plane(self, plan: Plan, snapshot: Snapshot, node: Node) -> None:
         servers = [n for n in snapshot.nodes if is_control_plane(n)]
@@ -570,14 +577,15 @@ class ReplaceNode(Runbook):
         )
         if upid:
             self._follow_task(run, host, upid, f"start of VM {newid}")
-        addresses = self.waiting_for(
+        self.waiting_for(
             run,
             "provide",
             f"the guest agent of VM {newid} ({name})",
-            lambda: list(pve.agent_addresses(host, newid)) or None,
+            lambda: True if pve.agent_ping(host, newid) else None,
             WAIT_AGENT,
             "is qemu-guest-agent installed and enabled in the template?",
         )
+        addresses = list(pve.agent_addresses(host, newid))
         return {"vmid": newid, "addresses": addresses, "said": f"VM {newid} up at {addresses}"}
 
     def _guest_exists(self, vmid: int) -> bool:
@@ -632,7 +640,7 @@ class ReplaceNode(Runbook):
     def _peer_online(self, node: str) -> bool | None:
         snapshot = self.ctx.snapshot()
         peer = self.ctx.links().node_peer.get(node)
-        online = any(p.hostname == peer and p.online for p in snapshot.peers)
+        online = any(peer in (p.key, p.hostname) and p.online for p in snapshot.peers)
         return True if peer and online else None
 
     def stage_carry_over(self, run: Run) -> dict[str, Any]:
@@ -696,15 +704,27 @@ class ReplaceNode(Runbook):
                 "→ Machines → its ⋯ menu → Remove (tailscaled's LocalAPI cannot do it); or "
                 "`tailscale logout` on it before it is wiped"
             )
-        unready = self.waiting_for(
+        settled = self.waiting_for(
             run,
             "clean-up",
-            "every workload to be ready again",
+            f"every workload to be ready again and {self.node}'s pods to be gone",
             self._settled,
             WAIT_SETTLE,
             "look at `cockpit check` for what is still down",
         )
-        return {"said": f"{self.node} removed; workloads ready ({unready})"}
+        snapshot = self.ctx.snapshot()
+        left = [f for f in find_findings(snapshot) if not f.risk and f.severity != "info"]
+        for finding in left:
+            run.note(f"still to look at: {finding.severity}: {finding.text}")
+        if any(f.code == "NODE-MEMORY-USE" for f in left):
+            run.note(
+                "the pods the drain moved stay where they landed; restart the workloads on "
+                "the busiest node to spread them onto the new one (`cockpit restart NS/KIND/NAME`)"
+            )
+        return {
+            "said": f"{self.node} removed; {settled}; {len(left)} finding(s) left",
+            "findings_left": [f"{f.code} {f.obj.ref}" for f in left],
+        }
 
     def _settled(self) -> str | None:
         snapshot = self.ctx.snapshot()
@@ -713,7 +733,10 @@ class ReplaceNode(Runbook):
             for w in snapshot.workloads
             if w.kind != "DaemonSet" and (w.ready_replicas or 0) < w.replicas
         ]
-        return None if behind else f"{len(snapshot.workloads)} checked"
+        stuck = snapshot.pods_by_node.get(self.node, [])
+        if behind or stuck:
+            return None
+        return f"{len(snapshot.workloads)} workloads ready"
 
     def cancelled(self, run: Run) -> str:
         stage = next((s for s in self.stages if s.state in ("running", "waiting")), None)

@@ -965,7 +965,7 @@ def _preconditions(
 ) -> None:
     meta = {k: v for k, v in (("uid", uid), ("resourceVersion", resource_version)) if v}
     if meta:
-        body["metadata"] = meta
+        body["metadata"] = {**body.get("metadata", {}), **meta}  # labels in a patch stay
 
 
 LOG_LIMIT = 4 * 2**20  # bytes of log shown at once: a tail, not an archive

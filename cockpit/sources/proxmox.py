@@ -1005,6 +1005,16 @@ class ProxmoxSource:
         data = self._get(f"nodes/{node}/{kind}/{vmid}/config")
         return self._parse(lambda d: parse_guest_config(d, kind), data)
 
+    def agent_ping(self, node: str, vmid: int) -> bool:
+        """Whether the guest agent answers (the OS has booted); False while it does not."""
+        try:
+            self._post(f"nodes/{node}/qemu/{vmid}/agent/ping")
+        except SourceError as exc:
+            if exc.status == 500:  # "QEMU guest agent is not running"
+                return False
+            raise
+        return True
+
     def agent_addresses(self, node: str, vmid: int) -> tuple[str, ...]:
         """The guest agent's addresses; raises SourceError while the agent does not answer."""
         data = self._get(f"nodes/{node}/qemu/{vmid}/agent/network-get-interfaces")

@@ -51,6 +51,7 @@ class Controllers(
         self.clock = world.clock
         self.lock = threading.RLock()
         self.down_since: dict[str, float] = {}
+        self.orphaned_since: dict[tuple[str, str], float] = {}
         self.up_since: dict[str, float] = {}
         self.profiles: dict[tuple[str, str], UsageProfile] = {}  # (namespace, app) -> profile
         self.pod_ip_next = 10
@@ -92,6 +93,7 @@ class Controllers(
             now = self.clock.now()
             self.node_lifecycle(now)
             self.taint_eviction(now)
+            self.pod_gc(now)
             self.kubelets(now)
             self.container_runtime(now)
             self.deployments(now)

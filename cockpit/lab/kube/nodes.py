@@ -10,6 +10,7 @@ from cockpit.lab.kube.meta import (
     NODE_GRACE,
     NODES,
     NOT_READY,
+    ORPHAN_QUARANTINE,
     POD_START,
     POD_STOP,
     PODS,
@@ -134,6 +135,28 @@ class NodeControllers(ControllerState):
                         now,
                     )
                     break
+
+    def pod_gc(self, now: float) -> None:
+        """PodGC's orphan sweep: a pod bound to a node that no longer exists is deleted for
+        good once it has been orphaned for ORPHAN_QUARANTINE (no kubelet will ever finish
+        it; this is what frees a deleted node's pods)."""
+        nodes = {n["metadata"]["name"] for n in self.store.items(NODES)}
+        seen = self.orphaned_since
+        orphans = set()
+        for pod in self.store.items(PODS):
+            node = pod.get("spec", {}).get("nodeName")
+            if not node or node in nodes:
+                continue
+            key = key_of(pod)
+            orphans.add(key)
+            since = seen.setdefault(key, now)
+            if now - since >= ORPHAN_QUARANTINE:
+                self.store.delete(PODS, key)
+                self.event(
+                    pod, "Normal", "PodGCOrphaned", f"Deleting pod bound to gone node {node}", now
+                )
+        for key in set(seen) - orphans:
+            del seen[key]
 
     # --- kubelets ------------------------------------------------------------------------
 

@@ -301,6 +301,7 @@ class ReplaceNode(Runbook):
                 plan.warnings.append(f"{problem} (going ahead: --force)")
             else:
                 plan.blockers.append(f"{problem}; add room first, or --force")
+                _needs(plan, "--force")
         if brief:
             plan.warnings.append(
                 f"{', '.join(brief)} run only on {node.name}: down while they move "
@@ -367,6 +368,8 @@ class ReplaceNode(Runbook):
             if "--force" in blocker:
                 blocker = blocker.replace("--force", "--evict-unmanaged")
             plan.blockers.append(f"drain: {blocker}")
+        for flag in inner.detail.get("flags_needed", []):
+            _needs(plan, "--evict-unmanaged" if flag == "--force" else flag)
 
     def _plan_retire(self, plan: Plan, snapshot: Snapshot, node: Node, guest: Any) -> None:
         if guest is None:
@@ -745,6 +748,13 @@ class ReplaceNode(Runbook):
             f"cancelled {where}; what was done stays done ({self.node} stays cordoned). "
             "`cockpit resume` carries on from the last verified stage"
         )
+
+
+def _needs(plan: Plan, flag: str) -> None:
+    """A flag that would lift a blocker (the screen offers to plan again with it)."""
+    needed = plan.detail.setdefault("flags_needed", [])
+    if flag not in needed:
+        needed.append(flag)
 
 
 def _done(_: Any) -> str:

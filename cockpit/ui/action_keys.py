@@ -13,10 +13,11 @@ from typing import Any
 from textual.app import App
 
 from cockpit.actions.base import REGISTRY, Action, Context, Plan, abandon
-from cockpit.actions.catalog import actions as load_actions
 from cockpit.actions.journal import Journal
 from cockpit.model import Snapshot
 from cockpit.relations import Selection
+from cockpit.runbooks.base import Runbook
+from cockpit.runbooks.catalog import everything as load_actions
 from cockpit.ui.commands import BY_NAME
 from cockpit.ui.host import StartAction
 from cockpit.ui.screens.actions import (
@@ -27,9 +28,10 @@ from cockpit.ui.screens.actions import (
     RunScreen,
     flag_args,
 )
+from cockpit.ui.screens.runbook import RunbookScreen
 
 # Keys that change the lab: unbound (and hidden) in read-only mode.
-MUTATING = frozenset({"drain", "cordon", "uncordon", "restart", "scale_ha", "power"})
+MUTATING = frozenset({"drain", "cordon", "uncordon", "restart", "scale_ha", "power", "replace"})
 
 
 class ActionKeys(App[None]):
@@ -46,7 +48,7 @@ class ActionKeys(App[None]):
             self.action_journal()
         elif name == "resume":
             self._offer_resume(always=True)
-        elif name in ("drain", "cordon", "uncordon") and len(args) == 1:
+        elif name in ("drain", "cordon", "uncordon", "replace") and len(args) == 1:
             self.start_action(name, {"node": args[0]})
         elif name == "restart" and len(args) <= 1:
             self.start_action("restart", {"target": args[0]} if args else {})
@@ -104,7 +106,7 @@ class ActionKeys(App[None]):
     def _show_plan(self, action: Action, plan: Plan) -> None:
         def answered(answer: str | None) -> None:
             if answer == "run":
-                self.push_screen(RunScreen(action, plan))
+                self.push_screen(_run_screen(action, plan))
             elif answer == "replan":
                 self.start_action(action.name, flag_args(plan))
 
@@ -130,6 +132,10 @@ class ActionKeys(App[None]):
 
     def action_drain(self) -> None:
         self._node_action("drain")
+
+    def action_replace(self) -> None:
+        """The node-replacement runbook for the selected node (plan first, as every action)."""
+        self._node_action("replace")
 
     def action_cordon(self) -> None:
         self._node_action("cordon")
@@ -194,6 +200,13 @@ class ActionKeys(App[None]):
                 self.notify(f"unknown action {record.action!r} in the journal", severity="error")
                 return
             plan = Plan.from_json(record.start.get("plan") or {})
-            self.push_screen(RunScreen(cls.from_args(ctx, record.args), plan, record))
+            self.push_screen(_run_screen(cls.from_args(ctx, record.args), plan, record))
 
         self.push_screen(ResumeScreen(unfinished), chosen)
+
+
+def _run_screen(action: Action, plan: Plan, record: Any = None) -> RunScreen:
+    """A runbook gets its stages shown beside the progress lines."""
+    if isinstance(action, Runbook):
+        return RunbookScreen(action, plan, record)
+    return RunScreen(action, plan, record)

@@ -84,6 +84,7 @@ HELP = (
     "ctrl+p           command palette (the same commands)\n"
     "ctrl+t           next colour theme (themes/*.toml)\n"
     "d / c / u        drain / cordon / uncordon the selected node (plan first)\n"
+    "X                replace the selected node: drain, retire, provide, join (runbook)\n"
     "R                rollout-restart the selected pod's workload (else CoreDNS)\n"
     "H                scale kube-system's deployments for HA\n"
     "p                power the selected guest (start, shutdown, reboot, stop)\n"
@@ -154,6 +155,7 @@ class CockpitApp(ActionKeys):
         Binding("ctrl+t", "cycle_theme", "Theme"),
         Binding("question_mark", "help", "Help"),
         Binding("d", "drain", "Drain"),
+        Binding("X", "replace", "Replace node", show=False),
         Binding("c", "cordon", "Cordon", show=False),
         Binding("u", "uncordon", "Uncordon", show=False),
         Binding("R", "restart", "Restart"),

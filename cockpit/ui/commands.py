@@ -84,6 +84,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("logs", "the log of a pod (NS/NAME)", _pods),
     Command("quit", "leave the cockpit"),
     Command("drain", "plan and drain a node", _nodes, mutating=True),
+    Command("replace", "replace a node with a new machine (guided runbook)", _nodes, mutating=True),
     Command("cordon", "mark a node unschedulable", _nodes, mutating=True),
     Command("uncordon", "mark a node schedulable again", _nodes, mutating=True),
     Command("restart", "rollout-restart a workload (default CoreDNS)", _workloads, mutating=True),

@@ -199,3 +199,30 @@ def test_a_node_cordoned_by_hand_with_kubectl(tailnet: RunningLab):
     assert lines[1].endswith("| fix: cockpit uncordon rpi5-kr1")
     assert lines[2].startswith("finding WARNING NODE-CORDONED node/rpi5-kr1 incident=1: ")
     assert len(lines) == 3
+    assert "\x1b[" not in out  # piped: no colour
+    # On a terminal the same lines, coloured by severity.
+    shown = on_a_terminal(
+        sys.executable, "-m", "cockpit", "--config", str(tailnet.config_path), "check"
+    )
+    assert "\x1b[33mincident 1 WARNING NODE-CORDONED node/rpi5-kr1" in shown
+
+
+def on_a_terminal(*command: str) -> str:
+    import os
+    import pty
+
+    master, slave = pty.openpty()
+    process = subprocess.Popen(command, stdout=slave, stderr=slave)
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    assert process.wait(timeout=60) == 1
+    return out.decode(errors="replace")

@@ -114,9 +114,28 @@ def _check(config: Any, args: argparse.Namespace) -> int:
     if args.json:
         dump_json(check_json(code, now, health, findings, incidents))
     else:
-        for line in check_lines(code, now, health, findings, incidents, args.all):
-            print(line)
+        print_lines(check_lines(code, now, health, findings, incidents, args.all))
     return code
+
+
+SEVERITY_STYLE = {" CRITICAL ": "bold red", " WARNING ": "yellow", " INFO ": "dim"}
+
+
+def print_lines(lines: list[str]) -> None:
+    """Plain lines when piped (grep-able, no colour); on a terminal the severity colours the
+    line, drawn through rich.Text so nothing in the data is read as markup."""
+    if not sys.stdout.isatty():
+        for line in lines:
+            print(line)
+        return
+    from rich.console import Console
+    from rich.text import Text
+
+    console = Console(soft_wrap=True, highlight=False)
+    for line in lines:
+        head = line.split(":", 1)[0] + " "
+        style = next((v for k, v in SEVERITY_STYLE.items() if k in head), "")
+        console.print(Text(line, style=style))
 
 
 def _exit_code(checked: bool, findings: list, incidents: list) -> int:

@@ -76,10 +76,6 @@ class Incident:
         return self.root.code
 
 
-def find_pod(s: Snapshot, namespace: str, name: str) -> Pod | None:
-    return next((p for p in s.pods_by_namespace.get(namespace, ()) if p.name == name), None)
-
-
 # --- who caused whom ---------------------------------------------------------------------
 
 
@@ -168,7 +164,7 @@ class _Causes:
         if code == "PEER-KEY-EXPIRED":
             return self.tailscaled
         if obj.layer == "pod":
-            pod = find_pod(s, obj.namespace, obj.name)
+            pod = self.f.pod_by_key.get((obj.namespace, obj.name))
             if pod is None:
                 return None
             cause = self.of_pods([pod])
@@ -243,7 +239,7 @@ def _affected(f: Facts, root: Finding, members: list[Finding], dns_down: bool) -
             down[p.key] = p
     for x in members:
         if x.obj.layer == "pod" and x.code != "POD-EVICTED":
-            pod = find_pod(s, x.obj.namespace, x.obj.name)
+            pod = f.pod_by_key.get((x.obj.namespace, x.obj.name))
             if pod is not None:
                 down.setdefault(pod.key, pod)
     # Workloads with no serving replica left outside what went down.

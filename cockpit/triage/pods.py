@@ -56,18 +56,26 @@ def _container_finding(f: Facts, pod: Pod, cs: ContainerState) -> Finding | None
     if cs.restarts:
         evidence.append(f"restartCount={cs.restarts}")
     ref = pod_ref(pod)
-    if _exec_format(pod, cs):
-        node = f.snapshot.node_by_name.get(pod.node or "")
-        archs = sorted(image_archs(pod))
+    node = f.snapshot.node_by_name.get(pod.node or "")
+    archs = sorted(image_archs(pod))
+    # The kubelet rarely puts "exec format error" in the status (it is in the container's
+    # log); a container that keeps failing on a node whose arch its image lacks says it too.
+    failing = cs.reason in ("CrashLoopBackOff", "Error") or cs.last_reason == "Error"
+    wrong_arch = node is not None and bool(node.arch) and bool(archs) and node.arch not in archs
+    if _exec_format(pod, cs) or (failing and wrong_arch):
         arch = f" on {node.arch} node {node.name}" if node is not None and node.arch else ""
         built = f"; the image is built for {', '.join(archs)}" if archs else ""
-        evidence.append(f"message contains {EXEC_FORMAT!r}")
+        if _exec_format(pod, cs):
+            evidence.append(f"message contains {EXEC_FORMAT!r}")
+            how = "fails with 'exec format error'"
+        else:
+            evidence.append(f"node arch {node.arch if node else '?'} not in image archs {archs}")
+            how = "keeps failing"
         return Finding(
             "POD-EXEC-FORMAT",
             "warning",
             ref,
-            f"{where} fails with 'exec format error'{arch}{built}: the image is for "
-            "another CPU architecture",
+            f"{where} {how}{arch}{built}: the image is for another CPU architecture",
             tuple(evidence),
             "Pin the workload to nodes of the image's arch (nodeSelector kubernetes.io/arch) "
             "or use a multi-arch image.",

@@ -303,7 +303,10 @@ def test_crashloop():
         ),
     )
     [f] = codes(with_pods(world(), p))["POD-CRASHLOOP"]
-    assert "after 7 restarts, last exit Error 1" in f.text
+    assert f.text.endswith("after 7 restarts, last exit Error 1")
+    said = replace(p.container_states[0], last_message="starting\npanic: dial tcp db:5432\n")
+    [g] = codes(with_pods(world(), replace(p, container_states=(said,))))["POD-CRASHLOOP"]
+    assert g.text.endswith("last exit Error 1: panic: dial tcp db:5432")
     assert "logs web-a -c main --previous" in f.fix
 
 

@@ -29,6 +29,13 @@ def _exec_format(pod: Pod, cs: ContainerState) -> bool:
     return EXEC_FORMAT in cs.message or EXEC_FORMAT in cs.last_message
 
 
+def _last_line(message: str, limit: int = 160) -> str:
+    """What a dying process said last (a panic, an error): the last non-empty line."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    last = lines[-1] if lines else ""
+    return last if len(last) <= limit else last[: limit - 3] + "..."
+
+
 def _workload_text(pod: Pod) -> str:
     key = owner_of(pod)
     return "" if key[0] == "Pod" else f" ({subject_of(key)})"
@@ -109,7 +116,8 @@ def _container_finding(f: Facts, pod: Pod, cs: ContainerState) -> Finding | None
             "POD-CRASHLOOP",
             "warning",
             ref,
-            f"{where} is in CrashLoopBackOff after {cs.restarts} restarts{last}",
+            f"{where} is in CrashLoopBackOff after {cs.restarts} restarts{last}"
+            + (f": {_last_line(cs.last_message)}" if cs.last_message.strip() else ""),
             tuple(evidence),
             f"Read why it exits: kubectl -n {pod.namespace} logs {pod.name} -c {cs.name} "
             "--previous",

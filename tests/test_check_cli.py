@@ -6,6 +6,7 @@ through the config file the lab wrote, as cron would run it."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -49,6 +50,26 @@ def wait_for(what: str, condition, timeout: float = 30.0) -> None:
             return
         time.sleep(0.2)
     pytest.fail(f"timed out waiting for {what}")
+
+
+def run_fix(lab: RunningLab, command: str, state: Path) -> None:
+    """Run a fix exactly as `check` printed it, through the cockpit's own action (plan,
+    confirmation by --yes, journal), against the lab's config."""
+    program, *args = command.split()
+    assert program == "cockpit", command
+    env = {**os.environ, "XDG_STATE_HOME": str(state)}
+    result = subprocess.run(
+        [sys.executable, "-m", "cockpit", "--config", str(lab.config_path), *args, "--yes"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=env,
+    )
+    assert result.returncode == 0, f"{command}\n{result.stdout}\n{result.stderr}"
+
+
+def codes_of(doc: dict) -> set[str]:
+    return {f["code"] for f in doc["findings"] if not f["risk"]}
 
 
 @pytest.fixture
@@ -107,7 +128,7 @@ def test_seed_004_the_friends_box_powered_off(tailnet: RunningLab):
     assert not [line for line in lines if line.startswith("incident 2 ")]
 
 
-def test_a_vm_stopped_through_the_proxmox_api(tailnet: RunningLab):
+def test_a_vm_stopped_through_the_proxmox_api(tailnet: RunningLab, tmp_path: Path):
     # x86-vm-2 (VMID 101, on friend-pve) runs the only CoreDNS replica.
     response = requests.post(
         f"{tailnet.pve_url}/api2/json/nodes/friend-pve/qemu/101/status/stop",
@@ -147,8 +168,20 @@ def test_a_vm_stopped_through_the_proxmox_api(tailnet: RunningLab):
     assert ("DNS-NO-ENDPOINT", "coredns") in symptoms
     assert doc["sources"]["proxmox"]["state"] == "ok"
 
+    # The first fix, run as printed, clears the incident.
+    run_fix(tailnet, commands[0], tmp_path / "state")
+    wait_for(
+        "x86-vm-2 Ready again",
+        lambda: (
+            kubectl_ok(kubeconfig, "get", "node", "x86-vm-2", "--no-headers").split()[1] == "Ready"
+        ),
+    )
+    code, doc = check_json(tailnet)
+    assert code in (0, 1), doc["incidents"]
+    assert not {"GUEST-STOPPED", "NODE-NOTREADY"} & codes_of(doc)
 
-def test_coredns_scaled_to_zero_with_kubectl(tailnet: RunningLab):
+
+def test_coredns_scaled_to_zero_with_kubectl(tailnet: RunningLab, tmp_path: Path):
     kubeconfig = tailnet.kube.kubeconfig
     kubectl_ok(kubeconfig, "-n", "kube-system", "scale", "deployment/coredns", "--replicas=0")
     wait_for(
@@ -169,8 +202,13 @@ def test_coredns_scaled_to_zero_with_kubectl(tailnet: RunningLab):
         "cockpit scale-ha",
     ]
 
+    run_fix(tailnet, first["fixes"][0]["command"], tmp_path / "state")
+    code, doc = check_json(tailnet)
+    assert code == 0, doc["incidents"]
+    assert "DNS-NO-ENDPOINT" not in codes_of(doc)
 
-def test_a_node_cordoned_by_hand_with_kubectl(tailnet: RunningLab):
+
+def test_a_node_cordoned_by_hand_with_kubectl(tailnet: RunningLab, tmp_path: Path):
     kubectl_ok(tailnet.kube.kubeconfig, "cordon", "rpi5-kr1")
     code, doc = check_json(tailnet)
     assert code == 1
@@ -205,6 +243,9 @@ def test_a_node_cordoned_by_hand_with_kubectl(tailnet: RunningLab):
         sys.executable, "-m", "cockpit", "--config", str(tailnet.config_path), "check"
     )
     assert "\x1b[33mincident 1 WARNING NODE-CORDONED node/rpi5-kr1" in shown
+
+    run_fix(tailnet, only["fixes"][0]["command"], tmp_path / "state")
+    assert check(config=tailnet.config_path)[0] == 0
 
 
 def on_a_terminal(*command: str) -> str:

@@ -52,14 +52,14 @@ def wait_for(what: str, condition, timeout: float = 30.0) -> None:
     pytest.fail(f"timed out waiting for {what}")
 
 
-def run_fix(lab: RunningLab, command: str, state: Path) -> None:
+def run_fix(lab: RunningLab, command: str, state: Path, *extra: str) -> None:
     """Run a fix exactly as `check` printed it, through the cockpit's own action (plan,
     confirmation by --yes, journal), against the lab's config."""
     program, *args = command.split()
     assert program == "cockpit", command
     env = {**os.environ, "XDG_STATE_HOME": str(state)}
     result = subprocess.run(
-        [sys.executable, "-m", "cockpit", "--config", str(lab.config_path), *args, "--yes"],
+        [sys.executable, "-m", "cockpit", "--config", str(lab.config_path), *args, *extra, "--yes"],
         capture_output=True,
         text=True,
         timeout=180,
@@ -102,7 +102,7 @@ def test_nothing_to_check_is_exit_3_never_healthy(tmp_path: Path):
     assert code == 3
 
 
-def test_seed_004_the_friends_box_powered_off(tailnet: RunningLab):
+def test_seed_004_the_friends_box_powered_off(tailnet: RunningLab, tmp_path: Path):
     # The lab's power button (what a drill presses); the diagnosis comes from what the three
     # APIs then say, read by the cockpit's own adapters in another process.
     tailnet.world.set_host_power("friend-pve", False)
@@ -126,6 +126,19 @@ def test_seed_004_the_friends_box_powered_off(tailnet: RunningLab):
         "cockpit guest start 100; cockpit guest start 101"
     )
     assert not [line for line in lines if line.startswith("incident 2 ")]
+
+    # "restart CoreDNS elsewhere": the new replica starts on a Pi and DNS is back, while the
+    # box stays off. (The old pod stays Terminating on the dead node: the short timeout
+    # keeps the action from waiting for it.)
+    run_fix(
+        tailnet, "cockpit restart kube-system/deployment/coredns", tmp_path / "s", "--timeout", "5"
+    )
+    code, doc = check_json(tailnet)
+    assert code == 2
+    first = doc["incidents"][0]
+    assert (first["code"], first["root"]["name"], first["notes"]) == ("HOST-OFF", "friend-pve", [])
+    assert "DNS-NO-ENDPOINT" not in codes_of(doc)
+    assert first["affected"]["dns_pods"] == 0
 
 
 def test_a_vm_stopped_through_the_proxmox_api(tailnet: RunningLab, tmp_path: Path):

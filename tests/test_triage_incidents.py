@@ -198,5 +198,7 @@ def test_a_host_that_is_off_carries_no_capacity_and_says_offline():
     assert (after.hosts_online, after.hosts_down) == (before.hosts_online - 1, 1)
     assert after.threads == before.threads - 16
     # Proxmox cannot hear it, but its tailnet peer answers: a split, not a power loss.
-    split = replace(s, peers=(*s.peers, replace(s.peers[0], hostname="friend-pve", online=True)))
+    split = replace(
+        s, peers=tuple(replace(p, online=True) if p.hostname == "x86-vm-1" else p for p in s.peers)
+    )
     assert {c.name: c for c in host_capacity(split)}["friend-pve"].status == "UNREACHABLE"

@@ -202,3 +202,27 @@ def test_a_host_that_is_off_carries_no_capacity_and_says_offline():
         s, peers=tuple(replace(p, online=True) if p.hostname == "x86-vm-1" else p for p in s.peers)
     )
     assert {c.name: c for c in host_capacity(split)}["friend-pve"].status == "UNREACHABLE"
+
+
+def test_lost_quorum_is_a_symptom_of_the_proxmox_node_that_went_away():
+    from cockpit.model import PveCluster, PveTask
+
+    s = down_host(world(), "pve1")
+    s = replace(
+        s,
+        pve_cluster=PveCluster("home", quorate=False, nodes_online=1, nodes_total=2),
+        tasks=(
+            PveTask(
+                "UPID:x",
+                "pi",
+                "vzdump",
+                "",
+                status="cluster not ready - no quorum?",
+                start=NOW - 30,
+                end=NOW - 29,
+            ),
+        ),
+    )
+    [first] = incidents(s)
+    assert first.root.code == "HOST-OFF"
+    assert {"PVE-NO-QUORUM", "GUEST-TASK-FAILED"} <= {f.code for f in first.symptoms}

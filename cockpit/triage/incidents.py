@@ -142,7 +142,10 @@ class _Causes:
             guest = self.f.guest_by_vmid.get(int(obj.id)) if obj.id.isdigit() else None
             return self.below_host(guest.host if guest else None)
         if code == "GUEST-TASK-FAILED":
-            return self.guest.get(obj.id)
+            return self.guest.get(obj.id) or self.quorum
+        if code == "PVE-NO-QUORUM":
+            # Quorum is lost because Proxmox nodes went away, not the other way round.
+            return next(iter(self.host.values()), None)
         if code in NODE_CODES:
             return self.behind_node(obj.name)
         if code.startswith("PEER-") and code != "PEER-KEY-EXPIRED":

@@ -36,6 +36,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "check",
         help="find what is wrong, root cause first (exit 0 healthy, 1 warnings, 2 critical, "
         "3 nothing could be checked)",
+        description="Read the sources once, find what is wrong and group it into incidents, "
+        "the root cause first, each with the commands that fix it.",
+        epilog="exit codes: 0 healthy (standing risks allowed), 1 warnings only, 2 critical, "
+        "3 nothing could be checked (no config, a broken one, or no source answered). "
+        "JSON schema: cockpit.check/1 (docs/json.md).",
     )
     check.add_argument(
         "--lab", metavar="LAB", help="start this lab and check it through its own config"

@@ -226,3 +226,13 @@ def test_lost_quorum_is_a_symptom_of_the_proxmox_node_that_went_away():
     [first] = incidents(s)
     assert first.root.code == "HOST-OFF"
     assert {"PVE-NO-QUORUM", "GUEST-TASK-FAILED"} <= {f.code for f in first.symptoms}
+
+
+def test_run_triage_counts_incidents_by_severity_for_a_status_bar():
+    from cockpit.triage.run import run_triage
+
+    assert run_triage(tailnet(), NOW).worst is None
+    result = run_triage(friend_pve_off(tailnet()), NOW)
+    assert result.worst == "critical" and result.counts() == {"critical": 1}
+    assert result.incidents[0].root.obj.name == "friend-pve"
+    assert result.risks and all(f.risk for f in result.risks)

@@ -94,8 +94,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 def _check(config: Any, args: argparse.Namespace) -> int:
     from cockpit.inventory import from_config
     from cockpit.sources.health import Health
-    from cockpit.triage.findings import facts_of, find_findings
-    from cockpit.triage.incidents import build_incidents
+    from cockpit.triage.run import run_triage
 
     inventory = from_config(config)
     try:
@@ -111,9 +110,8 @@ def _check(config: Any, args: argparse.Namespace) -> int:
             "tailscale", config.unconfigured_hint("tailscale")
         )
     now = snapshot.clock or time.time()
-    facts = facts_of(snapshot, now, health, thresholds=config.thresholds)
-    findings = find_findings(snapshot, facts=facts)
-    incidents = build_incidents(snapshot, findings, facts)
+    result = run_triage(snapshot, now, health, thresholds=config.thresholds)
+    findings, incidents = list(result.findings), list(result.incidents)
     checked = any(h.state == "ok" for h in health.values())
     code = _exit_code(checked, findings, incidents)
     if args.json:

@@ -280,3 +280,16 @@ def on_a_terminal(*command: str) -> str:
     os.close(master)
     assert process.wait(timeout=60) == 1
     return out.decode(errors="replace")
+
+
+def test_a_source_that_does_not_answer_is_never_healthy(tailnet: RunningLab):
+    tailnet.proxmox.stop()  # pveproxy down: Kubernetes and the tailnet still answer
+    code, doc = check_json(tailnet)
+    assert code == 1
+    assert doc["sources"]["proxmox"]["state"] == "error"
+    [only] = doc["incidents"]
+    assert (only["code"], only["root"]["layer"], only["root"]["name"]) == (
+        "SOURCE-DOWN",
+        "source",
+        "proxmox",
+    )

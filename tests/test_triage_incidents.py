@@ -236,3 +236,15 @@ def test_run_triage_counts_incidents_by_severity_for_a_status_bar():
     assert result.worst == "critical" and result.counts() == {"critical": 1}
     assert result.incidents[0].root.obj.name == "friend-pve"
     assert result.risks and all(f.risk for f in result.risks)
+
+
+def test_pods_stuck_terminating_get_one_forced_delete_per_namespace():
+    stuck = (pod("app-c", "n2", deleted_at=NOW - 900), pod("app-d", "n2", deleted_at=NOW - 900))
+    s = set_node(
+        replace(world(), pods=(*world().pods, *stuck)), "n2", conditions={"Ready": "False"}
+    )
+    [first] = incidents(s)
+    assert first.root.code == "NODE-NOTREADY"
+    [delete] = [f for f in first.fixes if not f.action]
+    assert delete.command == "kubectl -n default delete pod app-c app-d --force --grace-period=0"
+    assert delete.title == "delete 2 pods in default stuck Terminating"

@@ -369,16 +369,25 @@ def _fixes(
                 continue
             if x is root or not root.code.startswith(("HOST", "GUEST", "NODE")):
                 fixes.append(Fix(f"restart {x.obj.ref}", f"cockpit restart {x.obj.ref}", "R"))
+    # One forced delete per namespace, naming every pod stuck there.
+    stuck: dict[str, list[str]] = {}
     for x in members:
         if x.code == "POD-TERMINATING-DEAD-NODE":
-            fixes.append(
-                Fix(
-                    f"delete pod {x.obj.namespace}/{x.obj.name} stuck Terminating",
-                    f"kubectl -n {x.obj.namespace} delete pod {x.obj.name} "
-                    "--force --grace-period=0",
-                    action=False,
-                )
+            stuck.setdefault(x.obj.namespace, []).append(x.obj.name)
+    for namespace, names in sorted(stuck.items()):
+        what = (
+            f"pod {namespace}/{names[0]}"
+            if len(names) == 1
+            else f"{len(names)} pods in {namespace}"
+        )
+        fixes.append(
+            Fix(
+                f"delete {what} stuck Terminating",
+                f"kubectl -n {namespace} delete pod {' '.join(sorted(names))} "
+                "--force --grace-period=0",
+                action=False,
             )
+        )
     unique: dict[str, Fix] = {}
     for fix in fixes:
         unique.setdefault(fix.command, fix)

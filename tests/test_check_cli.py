@@ -6,6 +6,7 @@ through the config file the lab wrote, as cron would run it."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -51,6 +52,26 @@ def wait_for(what: str, condition, timeout: float = 30.0) -> None:
     pytest.fail(f"timed out waiting for {what}")
 
 
+def run_fix(lab: RunningLab, command: str, state: Path, *extra: str) -> None:
+    """Run a fix exactly as `check` printed it, through the cockpit's own action (plan,
+    confirmation by --yes, journal), against the lab's config."""
+    program, *args = command.split()
+    assert program == "cockpit", command
+    env = {**os.environ, "XDG_STATE_HOME": str(state)}
+    result = subprocess.run(
+        [sys.executable, "-m", "cockpit", "--config", str(lab.config_path), *args, *extra, "--yes"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=env,
+    )
+    assert result.returncode == 0, f"{command}\n{result.stdout}\n{result.stderr}"
+
+
+def codes_of(doc: dict) -> set[str]:
+    return {f["code"] for f in doc["findings"] if not f["risk"]}
+
+
 @pytest.fixture
 def tailnet(tmp_path: Path) -> Iterator[RunningLab]:
     lab = RunningLab(labfile.load("tailnet"), speed=SPEED, directory=tmp_path / "lab").start()
@@ -81,7 +102,7 @@ def test_nothing_to_check_is_exit_3_never_healthy(tmp_path: Path):
     assert code == 3
 
 
-def test_seed_004_the_friends_box_powered_off(tailnet: RunningLab):
+def test_seed_004_the_friends_box_powered_off(tailnet: RunningLab, tmp_path: Path):
     # The lab's power button (what a drill presses); the diagnosis comes from what the three
     # APIs then say, read by the cockpit's own adapters in another process.
     tailnet.world.set_host_power("friend-pve", False)
@@ -107,8 +128,21 @@ def test_seed_004_the_friends_box_powered_off(tailnet: RunningLab):
     )
     assert not [line for line in lines if line.startswith("incident 2 ")]
 
+    # "restart CoreDNS elsewhere": the new replica starts on a Pi and DNS is back, while the
+    # box stays off. (The old pod stays Terminating on the dead node: the short timeout
+    # keeps the action from waiting for it.)
+    run_fix(
+        tailnet, "cockpit restart kube-system/deployment/coredns", tmp_path / "s", "--timeout", "5"
+    )
+    code, doc = check_json(tailnet)
+    assert code == 2
+    first = doc["incidents"][0]
+    assert (first["code"], first["root"]["name"], first["notes"]) == ("HOST-OFF", "friend-pve", [])
+    assert "DNS-NO-ENDPOINT" not in codes_of(doc)
+    assert first["affected"]["dns_pods"] == 0
 
-def test_a_vm_stopped_through_the_proxmox_api(tailnet: RunningLab):
+
+def test_a_vm_stopped_through_the_proxmox_api(tailnet: RunningLab, tmp_path: Path):
     # x86-vm-2 (VMID 101, on friend-pve) runs the only CoreDNS replica.
     response = requests.post(
         f"{tailnet.pve_url}/api2/json/nodes/friend-pve/qemu/101/status/stop",
@@ -148,8 +182,20 @@ def test_a_vm_stopped_through_the_proxmox_api(tailnet: RunningLab):
     assert ("DNS-NO-ENDPOINT", "coredns") in symptoms
     assert doc["sources"]["proxmox"]["state"] == "ok"
 
+    # The first fix, run as printed, clears the incident.
+    run_fix(tailnet, commands[0], tmp_path / "state")
+    wait_for(
+        "x86-vm-2 Ready again",
+        lambda: (
+            kubectl_ok(kubeconfig, "get", "node", "x86-vm-2", "--no-headers").split()[1] == "Ready"
+        ),
+    )
+    code, doc = check_json(tailnet)
+    assert code in (0, 1), doc["incidents"]
+    assert not {"GUEST-STOPPED", "NODE-NOTREADY"} & codes_of(doc)
 
-def test_coredns_scaled_to_zero_with_kubectl(tailnet: RunningLab):
+
+def test_coredns_scaled_to_zero_with_kubectl(tailnet: RunningLab, tmp_path: Path):
     kubeconfig = tailnet.kube.kubeconfig
     kubectl_ok(kubeconfig, "-n", "kube-system", "scale", "deployment/coredns", "--replicas=0")
     wait_for(
@@ -170,8 +216,13 @@ def test_coredns_scaled_to_zero_with_kubectl(tailnet: RunningLab):
         "cockpit scale-ha",
     ]
 
+    run_fix(tailnet, first["fixes"][0]["command"], tmp_path / "state")
+    code, doc = check_json(tailnet)
+    assert code == 0, doc["incidents"]
+    assert "DNS-NO-ENDPOINT" not in codes_of(doc)
 
-def test_a_node_cordoned_by_hand_with_kubectl(tailnet: RunningLab):
+
+def test_a_node_cordoned_by_hand_with_kubectl(tailnet: RunningLab, tmp_path: Path):
     kubectl_ok(tailnet.kube.kubeconfig, "cordon", "rpi5-kr1")
     code, doc = check_json(tailnet)
     assert code == 1
@@ -200,3 +251,46 @@ def test_a_node_cordoned_by_hand_with_kubectl(tailnet: RunningLab):
     assert lines[1].endswith("| fix: cockpit uncordon rpi5-kr1")
     assert lines[2].startswith("finding WARNING NODE-CORDONED node/rpi5-kr1 incident=1: ")
     assert len(lines) == 3
+    assert "\x1b[" not in out  # piped: no colour
+    # On a terminal the same lines, coloured by severity.
+    shown = on_a_terminal(
+        sys.executable, "-m", "cockpit", "--config", str(tailnet.config_path), "check"
+    )
+    assert "\x1b[33mincident 1 WARNING NODE-CORDONED node/rpi5-kr1" in shown
+
+    run_fix(tailnet, only["fixes"][0]["command"], tmp_path / "state")
+    assert check(config=tailnet.config_path)[0] == 0
+
+
+def on_a_terminal(*command: str) -> str:
+    import os
+    import pty
+
+    master, slave = pty.openpty()
+    process = subprocess.Popen(command, stdout=slave, stderr=slave)
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    assert process.wait(timeout=60) == 1
+    return out.decode(errors="replace")
+
+
+def test_a_source_that_does_not_answer_is_never_healthy(tailnet: RunningLab):
+    tailnet.proxmox.stop()  # pveproxy down: Kubernetes and the tailnet still answer
+    code, doc = check_json(tailnet)
+    assert code == 1
+    assert doc["sources"]["proxmox"]["state"] == "error"
+    [only] = doc["incidents"]
+    assert (only["code"], only["root"]["layer"], only["root"]["name"]) == (
+        "SOURCE-DOWN",
+        "source",
+        "proxmox",
+    )

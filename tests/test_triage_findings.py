@@ -303,7 +303,10 @@ def test_crashloop():
         ),
     )
     [f] = codes(with_pods(world(), p))["POD-CRASHLOOP"]
-    assert "after 7 restarts, last exit Error 1" in f.text
+    assert f.text.endswith("after 7 restarts, last exit Error 1")
+    said = replace(p.container_states[0], last_message="starting\npanic: dial tcp db:5432\n")
+    [g] = codes(with_pods(world(), replace(p, container_states=(said,))))["POD-CRASHLOOP"]
+    assert g.text.endswith("last exit Error 1: panic: dial tcp db:5432")
     assert "logs web-a -c main --previous" in f.fix
 
 
@@ -373,6 +376,24 @@ def test_exec_format_error_names_the_arch_mismatch():
     s = with_pods(set_node(world(), "n2", labels={"kubernetes.io/arch": "arm64"}), p)
     [f] = codes(s)["POD-EXEC-FORMAT"]
     assert "on arm64 node n2; the image is built for amd64" in f.text
+
+
+def test_an_arch_mismatch_without_the_message_is_inferred_from_a_failing_container():
+    failing = container_state(
+        state="waiting", reason="CrashLoopBackOff", last_reason="Error", last_exit_code=1
+    )
+    p = pod(
+        "exporter-a",
+        "n2",
+        annotations={"cockpit.io/image-archs": "amd64"},
+        container_states=(failing,),
+    )
+    arm = set_node(world(), "n2", labels={"kubernetes.io/arch": "arm64"})
+    [f] = codes(with_pods(arm, p))["POD-EXEC-FORMAT"]
+    assert "keeps failing on arm64 node n2; the image is built for amd64" in f.text
+    # The same failure on a node of the image's arch is a plain crash loop.
+    found = codes(with_pods(world(), p))
+    assert "POD-EXEC-FORMAT" not in found and "POD-CRASHLOOP" in found
 
 
 def test_pending_with_the_schedulers_reason():
@@ -555,7 +576,10 @@ def test_a_stale_source_is_a_finding():
     }
     [f] = codes(world(), health=health)["SOURCE-DOWN"]
     assert "source proxmox is stale for 90 s: connection refused" in f.text
-    assert f.fix == "is pveproxy up?"
+    assert f.fix == "is pveproxy up?" and f.severity == "warning"
+    blind = {"kube": Health("kube", "error", "connection refused")}
+    [g] = codes(world(), health=blind)["SOURCE-DOWN"]
+    assert g.severity == "critical"
 
 
 def test_the_engines_static_risks_are_findings_marked_as_risks():

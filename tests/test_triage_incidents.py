@@ -198,5 +198,53 @@ def test_a_host_that_is_off_carries_no_capacity_and_says_offline():
     assert (after.hosts_online, after.hosts_down) == (before.hosts_online - 1, 1)
     assert after.threads == before.threads - 16
     # Proxmox cannot hear it, but its tailnet peer answers: a split, not a power loss.
-    split = replace(s, peers=(*s.peers, replace(s.peers[0], hostname="friend-pve", online=True)))
+    split = replace(
+        s, peers=tuple(replace(p, online=True) if p.hostname == "x86-vm-1" else p for p in s.peers)
+    )
     assert {c.name: c for c in host_capacity(split)}["friend-pve"].status == "UNREACHABLE"
+
+
+def test_lost_quorum_is_a_symptom_of_the_proxmox_node_that_went_away():
+    from cockpit.model import PveCluster, PveTask
+
+    s = down_host(world(), "pve1")
+    s = replace(
+        s,
+        pve_cluster=PveCluster("home", quorate=False, nodes_online=1, nodes_total=2),
+        tasks=(
+            PveTask(
+                "UPID:x",
+                "pi",
+                "vzdump",
+                "",
+                status="cluster not ready - no quorum?",
+                start=NOW - 30,
+                end=NOW - 29,
+            ),
+        ),
+    )
+    [first] = incidents(s)
+    assert first.root.code == "HOST-OFF"
+    assert {"PVE-NO-QUORUM", "GUEST-TASK-FAILED"} <= {f.code for f in first.symptoms}
+
+
+def test_run_triage_counts_incidents_by_severity_for_a_status_bar():
+    from cockpit.triage.run import run_triage
+
+    assert run_triage(tailnet(), NOW).worst is None
+    result = run_triage(friend_pve_off(tailnet()), NOW)
+    assert result.worst == "critical" and result.counts() == {"critical": 1}
+    assert result.incidents[0].root.obj.name == "friend-pve"
+    assert result.risks and all(f.risk for f in result.risks)
+
+
+def test_pods_stuck_terminating_get_one_forced_delete_per_namespace():
+    stuck = (pod("app-c", "n2", deleted_at=NOW - 900), pod("app-d", "n2", deleted_at=NOW - 900))
+    s = set_node(
+        replace(world(), pods=(*world().pods, *stuck)), "n2", conditions={"Ready": "False"}
+    )
+    [first] = incidents(s)
+    assert first.root.code == "NODE-NOTREADY"
+    [delete] = [f for f in first.fixes if not f.action]
+    assert delete.command == "kubectl -n default delete pod app-c app-d --force --grace-period=0"
+    assert delete.title == "delete 2 pods in default stuck Terminating"

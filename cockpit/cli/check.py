@@ -36,6 +36,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "check",
         help="find what is wrong, root cause first (exit 0 healthy, 1 warnings, 2 critical, "
         "3 nothing could be checked)",
+        description="Read the sources once, find what is wrong and group it into incidents, "
+        "the root cause first, each with the commands that fix it.",
+        epilog="exit codes: 0 healthy (standing risks allowed), 1 warnings only, 2 critical, "
+        "3 nothing could be checked (no config, a broken one, or no source answered). "
+        "JSON schema: cockpit.check/1 (docs/json.md).",
     )
     check.add_argument(
         "--lab", metavar="LAB", help="start this lab and check it through its own config"
@@ -89,8 +94,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 def _check(config: Any, args: argparse.Namespace) -> int:
     from cockpit.inventory import from_config
     from cockpit.sources.health import Health
-    from cockpit.triage.findings import facts_of, find_findings
-    from cockpit.triage.incidents import build_incidents
+    from cockpit.triage.run import run_triage
 
     inventory = from_config(config)
     try:
@@ -106,17 +110,35 @@ def _check(config: Any, args: argparse.Namespace) -> int:
             "tailscale", config.unconfigured_hint("tailscale")
         )
     now = snapshot.clock or time.time()
-    facts = facts_of(snapshot, now, health, thresholds=config.thresholds)
-    findings = find_findings(snapshot, facts=facts)
-    incidents = build_incidents(snapshot, findings, facts)
+    result = run_triage(snapshot, now, health, thresholds=config.thresholds)
+    findings, incidents = list(result.findings), list(result.incidents)
     checked = any(h.state == "ok" for h in health.values())
     code = _exit_code(checked, findings, incidents)
     if args.json:
         dump_json(check_json(code, now, health, findings, incidents))
     else:
-        for line in check_lines(code, now, health, findings, incidents, args.all):
-            print(line)
+        print_lines(check_lines(code, now, health, findings, incidents, args.all))
     return code
+
+
+SEVERITY_STYLE = {" CRITICAL ": "bold red", " WARNING ": "yellow", " INFO ": "dim"}
+
+
+def print_lines(lines: list[str]) -> None:
+    """Plain lines when piped (grep-able, no colour); on a terminal the severity colours the
+    line, drawn through rich.Text so nothing in the data is read as markup."""
+    if not sys.stdout.isatty():
+        for line in lines:
+            print(line)
+        return
+    from rich.console import Console
+    from rich.text import Text
+
+    console = Console(soft_wrap=True, highlight=False)
+    for line in lines:
+        head = line.split(":", 1)[0] + " "
+        style = next((v for k, v in SEVERITY_STYLE.items() if k in head), "")
+        console.print(Text(line, style=style))
 
 
 def _exit_code(checked: bool, findings: list, incidents: list) -> int:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from cockpit.model import Host, Snapshot
+from cockpit.triage.finding import Facts
+from cockpit.triage.infra import answering_peers
 
 Status = Literal["online", "OFFLINE", "UNREACHABLE"]
 
@@ -37,21 +39,19 @@ class HostCapacity:
         return self.promised_memory / self.memory if self.memory else None
 
 
-def host_status(s: Snapshot, host: Host, peers_online: set[str] | None = None) -> Status:
+def host_status(f: Facts, host: Host) -> Status:
     """OFFLINE when Proxmox (or the lab file) says so; UNREACHABLE when Proxmox cannot hear
-    it but a tailnet peer by its name still answers."""
+    it but a tailnet peer on it (the host, a guest, a node) still answers."""
     if host.online:
         return "online"
-    if peers_online is not None and host.name in peers_online:
-        return "UNREACHABLE"
-    return "OFFLINE"
+    return "UNREACHABLE" if answering_peers(f, host.name) else "OFFLINE"
 
 
 def host_capacity(s: Snapshot) -> list[HostCapacity]:
-    peers_online = {p.hostname for p in s.peers if p.online}
+    f = Facts(s, s.clock)
     out = []
     for h in s.hosts:
-        status = host_status(s, h, peers_online)
+        status = host_status(f, h)
         guests = s.guests_by_host.get(h.name, ())
         up = status == "online"
         out.append(

@@ -10,7 +10,7 @@ from cockpit.alloc.risks import RULES as RISK_RULES
 from cockpit.alloc.risks import Facts as RiskFacts
 from cockpit.alloc.risks import Risk
 from cockpit.model import Pod
-from cockpit.triage.finding import Facts, Finding, ObjectRef, plural
+from cockpit.triage.finding import Facts, Finding, ObjectRef, Severity, plural
 
 WORKLOAD_KINDS = {
     "deployment": "Deployment",
@@ -115,9 +115,11 @@ def sources(f: Facts) -> Iterator[Finding]:
         age = ""
         if h.state == "stale" and h.last_ok is not None and f.now:
             age = f" for {int(f.now - h.last_ok)} s"
+        # Without Kubernetes there is no cluster to judge: as serious as what it hides.
+        severity: Severity = "critical" if name == "kube" and h.state == "error" else "warning"
         yield Finding(
             "SOURCE-DOWN",
-            "warning",
+            severity,
             ObjectRef("source", "Source", name),
             f"source {name} is {h.state}{age}: {h.reason}; what the cockpit shows of it "
             "is old or missing",

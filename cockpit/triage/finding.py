@@ -183,6 +183,10 @@ class Facts:
         return self.peer_by_name.get(name) if name else None
 
     @cached_property
+    def pod_by_key(self) -> dict[tuple[str, str], Pod]:
+        return {p.key: p for p in self.snapshot.pods}
+
+    @cached_property
     def guest_by_vmid(self) -> dict[int, Guest]:
         return {g.vmid: g for g in self.snapshot.guests}
 

@@ -76,10 +76,6 @@ class Incident:
         return self.root.code
 
 
-def find_pod(s: Snapshot, namespace: str, name: str) -> Pod | None:
-    return next((p for p in s.pods_by_namespace.get(namespace, ()) if p.name == name), None)
-
-
 # --- who caused whom ---------------------------------------------------------------------
 
 
@@ -146,7 +142,10 @@ class _Causes:
             guest = self.f.guest_by_vmid.get(int(obj.id)) if obj.id.isdigit() else None
             return self.below_host(guest.host if guest else None)
         if code == "GUEST-TASK-FAILED":
-            return self.guest.get(obj.id)
+            return self.guest.get(obj.id) or self.quorum
+        if code == "PVE-NO-QUORUM":
+            # Quorum is lost because Proxmox nodes went away, not the other way round.
+            return next(iter(self.host.values()), None)
         if code in NODE_CODES:
             return self.behind_node(obj.name)
         if code.startswith("PEER-") and code != "PEER-KEY-EXPIRED":
@@ -168,7 +167,7 @@ class _Causes:
         if code == "PEER-KEY-EXPIRED":
             return self.tailscaled
         if obj.layer == "pod":
-            pod = find_pod(s, obj.namespace, obj.name)
+            pod = self.f.pod_by_key.get((obj.namespace, obj.name))
             if pod is None:
                 return None
             cause = self.of_pods([pod])
@@ -243,7 +242,7 @@ def _affected(f: Facts, root: Finding, members: list[Finding], dns_down: bool) -
             down[p.key] = p
     for x in members:
         if x.obj.layer == "pod" and x.code != "POD-EVICTED":
-            pod = find_pod(s, x.obj.namespace, x.obj.name)
+            pod = f.pod_by_key.get((x.obj.namespace, x.obj.name))
             if pod is not None:
                 down.setdefault(pod.key, pod)
     # Workloads with no serving replica left outside what went down.
@@ -370,16 +369,25 @@ def _fixes(
                 continue
             if x is root or not root.code.startswith(("HOST", "GUEST", "NODE")):
                 fixes.append(Fix(f"restart {x.obj.ref}", f"cockpit restart {x.obj.ref}", "R"))
+    # One forced delete per namespace, naming every pod stuck there.
+    stuck: dict[str, list[str]] = {}
     for x in members:
         if x.code == "POD-TERMINATING-DEAD-NODE":
-            fixes.append(
-                Fix(
-                    f"delete pod {x.obj.namespace}/{x.obj.name} stuck Terminating",
-                    f"kubectl -n {x.obj.namespace} delete pod {x.obj.name} "
-                    "--force --grace-period=0",
-                    action=False,
-                )
+            stuck.setdefault(x.obj.namespace, []).append(x.obj.name)
+    for namespace, names in sorted(stuck.items()):
+        what = (
+            f"pod {namespace}/{names[0]}"
+            if len(names) == 1
+            else f"{len(names)} pods in {namespace}"
+        )
+        fixes.append(
+            Fix(
+                f"delete {what} stuck Terminating",
+                f"kubectl -n {namespace} delete pod {' '.join(sorted(names))} "
+                "--force --grace-period=0",
+                action=False,
             )
+        )
     unique: dict[str, Fix] = {}
     for fix in fixes:
         unique.setdefault(fix.command, fix)

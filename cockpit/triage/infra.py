@@ -34,12 +34,17 @@ def _peers_on_host(f: Facts, host: str) -> list[tuple[str, bool]]:
     return [(n, f.peer_by_name[n].online) for n in sorted(names) if n in f.peer_by_name]
 
 
+def answering_peers(f: Facts, host: str) -> list[str]:
+    """Tailnet peers on a host that still answer: Proxmox lost the host, the machine runs."""
+    return [name for name, online in _peers_on_host(f, host) if online]
+
+
 def hosts_down(f: Facts) -> Iterator[Finding]:
     for host in f.snapshot.hosts:
         if host.online:
             continue
         peers = _peers_on_host(f, host.name)
-        alive = [name for name, online in peers if online]
+        alive = answering_peers(f, host.name)
         said = "Proxmox reports it offline" if host.proxmox else "it is marked offline"
         evidence = [f"Host.online=False ({said})"]
         evidence += [f"peer {name} online={online}" for name, online in peers]

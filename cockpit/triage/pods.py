@@ -29,6 +29,13 @@ def _exec_format(pod: Pod, cs: ContainerState) -> bool:
     return EXEC_FORMAT in cs.message or EXEC_FORMAT in cs.last_message
 
 
+def _last_line(message: str, limit: int = 160) -> str:
+    """What a dying process said last (a panic, an error): the last non-empty line."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    last = lines[-1] if lines else ""
+    return last if len(last) <= limit else last[: limit - 3] + "..."
+
+
 def _workload_text(pod: Pod) -> str:
     key = owner_of(pod)
     return "" if key[0] == "Pod" else f" ({subject_of(key)})"
@@ -56,18 +63,26 @@ def _container_finding(f: Facts, pod: Pod, cs: ContainerState) -> Finding | None
     if cs.restarts:
         evidence.append(f"restartCount={cs.restarts}")
     ref = pod_ref(pod)
-    if _exec_format(pod, cs):
-        node = f.snapshot.node_by_name.get(pod.node or "")
-        archs = sorted(image_archs(pod))
+    node = f.snapshot.node_by_name.get(pod.node or "")
+    archs = sorted(image_archs(pod))
+    # The kubelet rarely puts "exec format error" in the status (it is in the container's
+    # log); a container that keeps failing on a node whose arch its image lacks says it too.
+    failing = cs.reason in ("CrashLoopBackOff", "Error") or cs.last_reason == "Error"
+    wrong_arch = node is not None and bool(node.arch) and bool(archs) and node.arch not in archs
+    if _exec_format(pod, cs) or (failing and wrong_arch):
         arch = f" on {node.arch} node {node.name}" if node is not None and node.arch else ""
         built = f"; the image is built for {', '.join(archs)}" if archs else ""
-        evidence.append(f"message contains {EXEC_FORMAT!r}")
+        if _exec_format(pod, cs):
+            evidence.append(f"message contains {EXEC_FORMAT!r}")
+            how = "fails with 'exec format error'"
+        else:
+            evidence.append(f"node arch {node.arch if node else '?'} not in image archs {archs}")
+            how = "keeps failing"
         return Finding(
             "POD-EXEC-FORMAT",
             "warning",
             ref,
-            f"{where} fails with 'exec format error'{arch}{built}: the image is for "
-            "another CPU architecture",
+            f"{where} {how}{arch}{built}: the image is for another CPU architecture",
             tuple(evidence),
             "Pin the workload to nodes of the image's arch (nodeSelector kubernetes.io/arch) "
             "or use a multi-arch image.",
@@ -101,7 +116,8 @@ def _container_finding(f: Facts, pod: Pod, cs: ContainerState) -> Finding | None
             "POD-CRASHLOOP",
             "warning",
             ref,
-            f"{where} is in CrashLoopBackOff after {cs.restarts} restarts{last}",
+            f"{where} is in CrashLoopBackOff after {cs.restarts} restarts{last}"
+            + (f": {_last_line(cs.last_message)}" if cs.last_message.strip() else ""),
             tuple(evidence),
             f"Read why it exits: kubectl -n {pod.namespace} logs {pod.name} -c {cs.name} "
             "--previous",

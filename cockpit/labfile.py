@@ -463,7 +463,9 @@ class _LabReader:
                 f"({len(self.draft.pods)} before this workload)",
             )
         labels = {"app.kubernetes.io/name": name, **t.string_map("labels")}
-        selector = LabelSelector({"app.kubernetes.io/name": name})
+        # The workload's own labels are in its selector too, as in the upstream manifests
+        # (CoreDNS selects k8s-app=kube-dns, which is also what the kube-dns Service selects).
+        selector = LabelSelector(labels)
         class_name = t.str("priority_class")
         priority = 0
         if class_name:

@@ -179,7 +179,7 @@ def test_a_vm_stopped_through_the_proxmox_api(tailnet: RunningLab, tmp_path: Pat
     ]
     symptoms = {(s["code"], s["object"]["name"]) for s in first["symptoms"]}
     assert ("NODE-NOTREADY", "x86-vm-2") in symptoms
-    assert ("DNS-NO-ENDPOINT", "coredns") in symptoms
+    assert ("DNS-NO-ENDPOINT", "kube-dns") in symptoms
     assert doc["sources"]["proxmox"]["state"] == "ok"
 
     # The first fix, run as printed, clears the incident.

@@ -188,6 +188,17 @@ class _Causes:
                 hosts = {s.host_of_node(p.node) for p in self.dns.pods if p.node}
                 cause = next((self.host[h] for h in hosts if h in self.host), None)
             return cause
+        if code == "METRICS-MISSING":
+            # The metrics API is served by metrics-server: a dead node under it is the cause.
+            pods = [
+                p
+                for p in s.pods_by_namespace.get("kube-system", ())
+                if p.labels.get("k8s-app") == "metrics-server"
+                or p.name.startswith("metrics-server")
+            ]
+            return self.of_pods(pods) or self.workload.get(
+                ("Deployment", "kube-system", "metrics-server")
+            )
         if code == "PDB-NO-DISRUPTION":
             pdb = next(
                 (p for p in s.pdbs if (p.namespace, p.name) == (obj.namespace, obj.name)), None

@@ -176,3 +176,19 @@ def test_report_without_anything_configured_still_answers(tmp_path):
     assert "No risks found" not in text.stdout
     assert "Nothing was checked" in text.stdout and "cockpit init" in text.stdout
     assert "not found: tailscaled socket not found" in text.stdout
+
+
+def test_plain_cockpit_without_a_config_says_what_to_do(tmp_path):
+    env = {"PATH": "", "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path), "TERM": "xterm"}
+    result = subprocess.run(
+        [sys.executable, "-m", "cockpit"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 2
+    assert "cockpit demo" in result.stderr and "cockpit init" in result.stderr
+    assert "nothing to show" in result.stderr and "Traceback" not in result.stderr
+    assert result.stdout == ""  # no screen was opened

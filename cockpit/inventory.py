@@ -10,12 +10,12 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 from cockpit.config import Config
-from cockpit.model import Guest, Host, Peer, Snapshot
+from cockpit.model import Backing, Guest, Host, Node, Peer, Snapshot, node_site_label
 from cockpit.sources.health import Health, SourceError
 from cockpit.topology import Links, keep_known, link
 
@@ -176,6 +176,7 @@ class Inventory:
             ts = self.polled["tailscale"].data
         if pve is not None:
             hosts, guests = tuple(pve.hosts), tuple(pve.guests)
+        sites = self.config.sites
         peers: tuple[Peer, ...] = ()
         if ts is not None:
             peers = ((ts.self_peer,) if ts.self_peer else ()) + tuple(ts.peers)
@@ -199,7 +200,7 @@ class Inventory:
             )
             self.links = links
         return Snapshot(
-            hosts=hosts,
+            hosts=with_sites(hosts, nodes, links.backing, sites),
             guests=guests,
             nodes=nodes,
             pods=pods,
@@ -208,6 +209,7 @@ class Inventory:
             priority_classes=classes,
             peers=peers,
             backing=dict(links.backing),
+            machine_sites=dict(sites),
         )
 
     def publish(self) -> Snapshot:
@@ -230,6 +232,29 @@ class Inventory:
     def snapshot(self) -> Snapshot:
         with self.lock:
             return self._snapshot
+
+
+def with_sites(
+    hosts: tuple[Host, ...],
+    nodes: tuple[Node, ...],
+    backing: Mapping[str, Backing],
+    sites: Mapping[str, str],
+) -> tuple[Host, ...]:
+    """Proxmox says nothing of where a host stands: take the config's [sites], else the zone
+    (or region) label its Kubernetes nodes agree on."""
+    labelled: dict[str, set[str]] = {}
+    for node in nodes:
+        b = backing.get(node.name)
+        if b is not None:
+            labelled.setdefault(b.host, set()).add(node_site_label(node.labels))
+    out = []
+    for host in hosts:
+        site = host.site or sites.get(host.name, "")
+        zones = labelled.get(host.name, set())
+        if not site and len(zones) == 1:
+            site = next(iter(zones))
+        out.append(replace(host, site=site) if site != host.site else host)
+    return tuple(out)
 
 
 def from_config(config: Config) -> Inventory:

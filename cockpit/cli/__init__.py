@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from cockpit.cli.common import EXIT_USAGE, CliError
+from cockpit.cli.init import cmd_init
 from cockpit.cli.live import cmd_demo, cmd_lab, cmd_report, cmd_ui
 from cockpit.cli.plans import cmd_labs, cmd_plan, cmd_whatif
 
@@ -114,6 +115,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--json", action="store_true", help="print JSON (schema cockpit.report/1)")
 
+    from cockpit.cli.init import add_command as add_init
+
+    add_init(sub)
+
     from cockpit.cli.actions import add_commands
 
     add_commands(sub)  # drain, cordon, ... (one per action), resume, journal
@@ -127,6 +132,7 @@ COMMANDS = {
     "lab": cmd_lab,
     "report": cmd_report,
     "demo": cmd_demo,
+    "init": cmd_init,
 }
 
 

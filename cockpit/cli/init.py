@@ -100,7 +100,9 @@ def cmd_init(args: argparse.Namespace) -> int:
 def _find_kube(found: Found, given: str | None) -> None:
     import yaml
 
-    candidates = [given] if given else [p for p in os.environ.get("KUBECONFIG", "").split(":") if p]
+    candidates = (
+        [given] if given else [p for p in os.environ.get("KUBECONFIG", "").split(os.pathsep) if p]
+    )
     if not candidates:
         candidates = [str(Path.home() / ".kube" / "config")]
     for candidate in candidates:

@@ -81,7 +81,7 @@ def test_a_powered_off_host_reads_n_a_not_inf(tmp_path: Path):
     row = next(line for line in shown.splitlines() if "pve2" in line)
     assert "n/a" in row and "inf" not in shown and "over" not in row
     gauge = gauge_line(host_layers(ledger, "pve2")).plain
-    assert "inf" not in gauge and "n/a" in gauge
+    assert "inf" not in gauge and "n/a" in gauge and "0 thr" not in gauge
     doc = jsonout.host(dark)
     assert doc["cpu"]["ratio"] is None and doc["cpu"]["verdict"] is None
     live = ledger.host("pve1")
@@ -102,6 +102,7 @@ def test_without_proxmox_the_requests_are_n_a(tmp_path: Path):
     ledger = build_ledger(snapshot)
     gauge = gauge_line(lab_layers(ledger)).plain
     assert "requests cpu n/a mem n/a" in gauge and "inf" not in gauge
+    assert "hardware n/a" in gauge and "0 thr" not in gauge
     lab = Lab("live", "live sources", snapshot)
     totals = jsonout.plan(lab, ledger, [])["totals"]
     assert totals["cpu"]["ratio"] is None and totals["cpu"]["verdict"] is None

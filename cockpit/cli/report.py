@@ -53,7 +53,8 @@ def inventory_tree(snap: Snapshot, links: Links) -> Tree:
         label = Text(f"{host.name}", style="bold")
         label.append(
             f"  {host.threads} threads, {format_gb(host.memory)}"
-            f"{'' if host.online else '  OFFLINE'}",
+            if host.threads or host.memory
+            else f"  hardware n/a{'' if host.online else '  OFFLINE'}",
             style="" if host.online else "red",
         )
         label.append(peer_tag(links.host_peer.get(host.name)))

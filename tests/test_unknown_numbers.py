@@ -11,6 +11,7 @@ from rich.console import Console
 from cockpit.alloc.ledger import build_ledger
 from cockpit.cli import jsonout
 from cockpit.cli.present import host_table
+from cockpit.cli.report import inventory_tree
 from cockpit.config import load_config
 from cockpit.inventory import from_config
 from cockpit.labfile import Lab
@@ -72,6 +73,9 @@ def test_a_powered_off_host_reads_n_a_not_inf(tmp_path: Path):
     path.write_text(LAB)
     with live_lab(str(path)) as (_, inventory):
         snapshot = inventory.refresh(timeout=30)
+        links = inventory.links
+    tree = text(inventory_tree(snapshot, links))
+    assert "pve2  hardware n/a  OFFLINE" in tree and "pve1  4 threads, 16.00 GB" in tree
     ledger = build_ledger(snapshot)
     dark = ledger.host("pve2")
     assert dark.host.threads == 0 and not dark.host.online  # PVE sends no figures for it

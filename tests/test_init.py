@@ -105,3 +105,39 @@ def test_init_with_nothing_to_find_says_so(tmp_path):
     text = config.read_text()
     assert "# Kubernetes: no kubeconfig at" in text and "# [kubernetes]" in text
     assert "no source answered" in result.stdout
+
+
+def test_init_asks_for_proxmox_on_a_terminal(lab, tmp_path):
+    import pty
+    import select
+    import time
+
+    config = tmp_path / "config.toml"
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: init on a terminal, nothing given by flags
+        os.execve(
+            sys.executable,
+            [sys.executable, "-m", "cockpit", "init", "--config", str(config), "--no-check"],
+            {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "TERM": "xterm"},
+        )
+    answers = [lab.pve_url, "root@pam!cockpit", "env:PVE_SECRET"]
+    seen = b""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.5)
+        if ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+            if seen.rstrip().endswith(b":") and answers:
+                os.write(fd, (answers.pop(0) + "\n").encode())
+    os.waitpid(pid, 0)
+    os.close(fd)
+    shown = seen.decode(errors="replace")
+    assert "Proxmox API URL" in shown and "API token id" in shown, shown
+    text = config.read_text()
+    assert f'url = "{lab.pve_url}"' in text and 'secret = "env:PVE_SECRET"' in text

@@ -15,6 +15,10 @@ overrides, validated with errors that name the file, line and key.
     [tailscale]
     socket = "/var/run/tailscale/tailscaled.sock"   # default: the standard paths
 
+    [sites]                            # where each machine stands, by its name
+    pve = "home"                       # a Proxmox host
+    rpi5-kr1 = "friend-kr-1"           # a bare-metal machine (its node's name)
+
     [links.worker-1]                   # when names and IPs do not tell which guest a node is
     host = "pve"
     vmid = 102
@@ -91,6 +95,7 @@ class Config:
     proxmox: ProxmoxSettings | None
     tailscale: TailscaleSettings
     links: Mapping[str, Backing] = field(default_factory=dict)
+    sites: Mapping[str, str] = field(default_factory=dict)  # machine name -> site
     thresholds: Thresholds = DEFAULT_THRESHOLDS
     theme: str = "dark"
     readonly: bool = False
@@ -135,6 +140,7 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] = os.envi
         proxmox=_proxmox(root.sub("proxmox"), env, file.parent, ctx, warnings),
         tailscale=_tailscale(root.sub("tailscale"), env),
         links=_links(root.sub("links")),
+        sites=_sites(root.sub("sites")),
         thresholds=_thresholds(root, ctx),
         **_ui(root.sub("ui"), env),
     )
@@ -334,6 +340,21 @@ def _links(t: Table | None) -> dict[str, Backing]:
         lt.done()
     t.done()
     return links
+
+
+def _sites(t: Table | None) -> dict[str, str]:
+    """[sites]: machine name = "site". Node labels (topology.kubernetes.io/zone) say it for
+    Kubernetes nodes; this says it for Proxmox hosts and bare-metal machines."""
+    sites: dict[str, str] = {}
+    if t is None:
+        return sites
+    for machine in list(t.data):
+        site = t.str(machine)
+        if not site.strip():
+            raise t.error(machine, 'expected a site name such as "home"')
+        sites[machine] = site
+    t.done()
+    return sites
 
 
 def _thresholds(root: Table, ctx: Context) -> Thresholds:

@@ -14,23 +14,26 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 from cockpit.config import Config
 from cockpit.model import (
+    Backing,
     EndpointSlice,
     Event,
     Guest,
     Host,
     Hpa,
+    Node,
     Peer,
     PveCluster,
     PveTask,
     Service,
     Snapshot,
     TailnetStatus,
+    node_site_label,
 )
 from cockpit.sources.health import Health, SourceError
 from cockpit.topology import Links, keep_known, link
@@ -219,6 +222,7 @@ class Inventory:
         if pve is not None:
             hosts, guests = tuple(pve.hosts), tuple(pve.guests)
             tasks, pve_cluster = tuple(pve.tasks), pve.pve_cluster
+        sites = self.config.sites
         peers: tuple[Peer, ...] = ()
         tailnet: TailnetStatus | None = None
         if ts is not None:
@@ -255,7 +259,7 @@ class Inventory:
             )
             self.links = links
         return Snapshot(
-            hosts=hosts,
+            hosts=with_sites(hosts, nodes, links.backing, sites),
             guests=guests,
             nodes=nodes,
             pods=pods,
@@ -273,6 +277,7 @@ class Inventory:
             tailnet=tailnet,
             clock=self.clock(),
             metrics_available=metrics_available,
+            machine_sites=dict(sites),
         )
 
     def publish(self) -> Snapshot:
@@ -300,6 +305,29 @@ def _differs(old: Snapshot, new: Snapshot, layer: str) -> bool:
     # of events cost nothing to compare when nothing happened.
     before, after = getattr(old, layer), getattr(new, layer)
     return before is not after and before != after
+
+
+def with_sites(
+    hosts: tuple[Host, ...],
+    nodes: tuple[Node, ...],
+    backing: Mapping[str, Backing],
+    sites: Mapping[str, str],
+) -> tuple[Host, ...]:
+    """Proxmox says nothing of where a host stands: take the config's [sites], else the zone
+    (or region) label its Kubernetes nodes agree on."""
+    labelled: dict[str, set[str]] = {}
+    for node in nodes:
+        b = backing.get(node.name)
+        if b is not None:
+            labelled.setdefault(b.host, set()).add(node_site_label(node.labels))
+    out = []
+    for host in hosts:
+        site = host.site or sites.get(host.name, "")
+        zones = labelled.get(host.name, set())
+        if not site and len(zones) == 1:
+            site = next(iter(zones))
+        out.append(replace(host, site=site) if site != host.site else host)
+    return tuple(out)
 
 
 def from_config(config: Config) -> Inventory:

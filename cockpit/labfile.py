@@ -87,7 +87,23 @@ DAEMONSET_TOLERATIONS = (
 )
 # kubelet's default hard eviction threshold (memory.available<100Mi) comes off allocatable.
 DEFAULT_RESERVED = Resources(0, 100 * 2**20)
-MAX_LAB_PODS = 50_000  # five times the largest cluster the benchmarks measure
+
+# Bounds on every number a lab or plan file gives. Kubernetes and Proxmox reject negative
+# and zero sizes; the maxima keep a typo (replicas = 1000000, memory = "1E") from turning
+# the reader into a minutes-long, gigabyte-hungry simulation. Each is far above any homelab
+# and says why in the error it raises.
+MAX_REPLICAS = 10_000  # per workload: every replica is placed pod by pod (~0.5 s at 10k)
+MAX_PODS = 50_000  # per lab, all workloads together: a third of Kubernetes' tested limit
+MAX_CPU_THREADS = 1024  # per machine: more than the largest x86 and ARM servers have
+MAX_VCPUS = 1024  # per guest: beyond Proxmox's and QEMU's limits
+MAX_BYTES = 2**50  # 1 PiB: memory or disk of one machine, guest, node or container
+MAX_MILLICORES = MAX_CPU_THREADS * 1000
+MAX_NODE_PODS = 2_500  # kubelet --max-pods; upstream tests 110, large nodes run ~250-500
+MAX_VMID = 999_999_999  # Proxmox's own upper bound for a VM id
+MAX_SKEW = 1_000
+MAX_PRIORITY = 1_000_000_000  # user PriorityClasses: the API server's upper bound
+MIN_PRIORITY = -2_147_483_648
+MAX_TOLERATION_SECONDS = 10 * 365 * 86_400
 
 
 class LabFileError(TomlFileError):
@@ -254,24 +270,25 @@ class _LabReader:
         cores = t.int("cores")
         if cores is None or cores < 1:
             raise t.error("cores", "is required: the number of physical CPU cores (>= 1)")
-        threads = t.int("threads", cores)
+        _bounded(t, "cores", cores, 1, MAX_CPU_THREADS, "a number of cores")
+        threads = _bounded(t, "threads", t.int("threads", cores), 1, MAX_CPU_THREADS, "threads")
         if threads < cores:
             raise t.error("threads", f"cannot be fewer than cores ({cores})")
-        memory = t.pve_size("memory")
+        memory = _size(t, "memory", t.pve_size("memory"), "RAM")
         if memory is None:
             raise t.error("memory", "is required: RAM the OS sees, as a Proxmox size like 15.41G")
         site = t.str("site")
         if site and self.draft.sites and site not in self.draft.sites:
             raise t.error("site", f"unknown site {site!r} (sites: {', '.join(self.draft.sites)})")
-        used_memory = t.pve_size("memory_used")
-        busy_cpu = t.cpu("cpu_used")
+        used_memory = _size(t, "memory_used", t.pve_size("memory_used"), "memory used", True)
+        busy_cpu = _millicores(t, "cpu_used", t.cpu("cpu_used"))
         usage = Resources(busy_cpu, used_memory) if (used_memory or busy_cpu) else None
         self.draft.hosts[name] = Host(
             name=name,
             cores=cores,
             threads=threads,
             memory=memory,
-            disk=t.pve_size("disk", 0),
+            disk=_size(t, "disk", t.pve_size("disk", 0), "a local disk size", zero=True),
             arch=_arch(t),
             site=site,
             cpu_model=t.str("cpu_model"),
@@ -285,6 +302,7 @@ class _LabReader:
         vmid = t.int("vmid")
         if vmid is None or vmid < 100:
             raise t.error("vmid", "is required: the Proxmox VM id (100 or more)")
+        _bounded(t, "vmid", vmid, 100, MAX_VMID, "a Proxmox VM id")
         if vmid in self.draft.guests:
             raise t.error("vmid", f"vmid {vmid} is used twice (vmids are unique in a cluster)")
         host = t.str("host")
@@ -293,9 +311,16 @@ class _LabReader:
         kind = t.str("kind", "qemu")
         if kind not in ("qemu", "lxc"):
             raise t.error("kind", f"expected qemu or lxc, got {kind!r}")
-        memory = t.pve_size("memory")
+        memory = _size(t, "memory", t.pve_size("memory"), "the guest's memory")
         if memory is None:
             raise t.error("memory", "is required: the guest's memory, as a Proxmox size like 4G")
+        balloon_min = _size(t, "balloon_min", t.pve_size("balloon_min"), "a balloon floor", True)
+        if balloon_min is not None and balloon_min > memory:
+            raise t.error(
+                "balloon_min",
+                f"expected a balloon floor at or below the guest's memory "
+                f"({t.data.get('memory')!r}), got {t.data.get('balloon_min')!r}",
+            )
         disks = []
         raw_disks = t.raw("disks", [])
         if not isinstance(raw_disks, list):
@@ -303,11 +328,15 @@ class _LabReader:
         for i, d in enumerate(raw_disks):
             if isinstance(d, str | int):
                 size = _parse_at(t, ("disks", i), d, units.parse_pve_size, "a Proxmox size")
+                if not 0 < size <= MAX_BYTES:
+                    raise t.ctx.error(
+                        (*t.path, "disks", i), f"expected a disk size above zero, got {d!r}"
+                    )
                 default_name = "rootfs" if kind == "lxc" and i == 0 else f"scsi{i}"
                 disks.append(Disk(default_name, size))
             else:
                 dt = Table(d, (*t.path, "disks", i), self.ctx)
-                size = dt.pve_size("size")
+                size = _size(dt, "size", dt.pve_size("size"), "a disk size")
                 if size is None:
                     raise dt.error("size", "is required")
                 disks.append(Disk(dt.str("name", f"scsi{i}"), size, dt.str("storage")))
@@ -318,17 +347,17 @@ class _LabReader:
         template = t.bool("template")
         if not self.draft.hosts[host].online or template:
             status = "stopped"  # a template never runs; it is only cloned
-        used_memory = t.pve_size("memory_used")
-        busy_cpu = t.cpu("cpu_used")
+        used_memory = _size(t, "memory_used", t.pve_size("memory_used"), "memory used", True)
+        busy_cpu = _millicores(t, "cpu_used", t.cpu("cpu_used"))
         self.draft.guests[vmid] = Guest(
             vmid=vmid,
             name=t.str("name", f"vm{vmid}"),
             host=host,
             kind=kind,
             status=status,
-            vcpus=t.int("vcpus", 1),
+            vcpus=_bounded(t, "vcpus", t.int("vcpus", 1), 1, MAX_VCPUS, "a number of vCPUs"),
             memory=memory,
-            balloon_min=t.pve_size("balloon_min"),
+            balloon_min=balloon_min,
             disks=tuple(disks),
             tags=t.strings("tags"),
             ips=t.strings("ips"),
@@ -366,11 +395,16 @@ class _LabReader:
             backing = Backing(host.name)
             cpu, memory, up, arch = host.threads * 1000, host.memory, host.online, host.arch
         cpu = t.cpu("cpu", cpu)
-        memory = t.k8s_bytes("memory", memory)
+        if t.has("cpu") and not 0 < cpu <= MAX_MILLICORES:
+            raise t.error("cpu", f"expected a CPU capacity above zero, got {t.data['cpu']!r}")
+        memory = _size(t, "memory", t.k8s_bytes("memory", memory), "the node's memory")
         reserved = DEFAULT_RESERVED
         rt = t.sub("reserved")
         if rt is not None:
-            reserved = Resources(rt.cpu("cpu", 0), rt.k8s_bytes("memory", 0))
+            reserved = Resources(
+                _millicores(rt, "cpu", rt.cpu("cpu", 0)),
+                _size(rt, "memory", rt.k8s_bytes("memory", 0), "reserved memory", zero=True),
+            )
             rt.done()
         roles = t.strings("roles")
         labels = {
@@ -392,7 +426,9 @@ class _LabReader:
             allocatable=Resources(
                 max(0, cpu - reserved.cpu_or_zero), max(0, memory - reserved.memory_or_zero)
             ),
-            pods_allocatable=t.int("max_pods", 110),
+            pods_allocatable=_bounded(
+                t, "max_pods", t.int("max_pods", 110), 1, MAX_NODE_PODS, "a pod limit"
+            ),
             conditions={"Ready": "True" if ready else "Unknown"},
             taints=taints,
             unschedulable=t.bool("unschedulable"),
@@ -412,12 +448,14 @@ class _LabReader:
         for name in list(t.data):
             raw = t.raw(name)
             if isinstance(raw, int) and not isinstance(raw, bool):
+                _bounded(t, name, raw, MIN_PRIORITY, MAX_PRIORITY, "a priority")
                 self.draft.priority[name] = PriorityClass(name, raw)
                 continue
             pt = Table(raw, (*t.path, name), self.ctx)
             value = pt.int("value")
             if value is None:
                 raise pt.error("value", "is required: the class's priority, a whole number")
+            _bounded(pt, "value", value, MIN_PRIORITY, MAX_PRIORITY, "a priority")
             self.draft.priority[name] = PriorityClass(
                 name,
                 value,
@@ -452,15 +490,12 @@ class _LabReader:
         if any(w.key == (kind, namespace, name) for w in self.draft.workloads):
             raise t.error("name", f"{namespace}/{kind.lower()}/{name} is defined twice")
         replicas = t.int("replicas", 1)
-        if replicas < 0:
-            raise t.error("replicas", "cannot be negative")
-        if len(self.draft.pods) + replicas > MAX_LAB_PODS:
-            # Every replica is a pod the lab builds and schedules: a million takes a minute
-            # and gigabytes, so a typo's extra zeros get an error instead.
+        _bounded(t, "replicas", replicas, 0, MAX_REPLICAS, "a replica count")
+        if len(self.draft.pods) + replicas > MAX_PODS:
             raise t.error(
                 "replicas",
-                f"{replicas} is too many: a lab holds at most {MAX_LAB_PODS} pods "
-                f"({len(self.draft.pods)} before this workload)",
+                f"would bring the lab past {MAX_PODS:,} pods (a lab simulates every pod; "
+                "no homelab comes near this)",
             )
         labels = {"app.kubernetes.io/name": name, **t.string_map("labels")}
         # The workload's own labels are in its selector too, as in the upstream manifests
@@ -678,7 +713,10 @@ class _LabReader:
     def read_resources(self, t: Table | None) -> Resources:
         if t is None:
             return Resources()
-        r = Resources(t.cpu("cpu"), t.k8s_bytes("memory"))
+        r = Resources(
+            _millicores(t, "cpu", t.cpu("cpu")),
+            _size(t, "memory", t.k8s_bytes("memory"), "a memory quantity", zero=True),
+        )
         t.done()
         return r
 
@@ -687,7 +725,18 @@ class _LabReader:
         if operator not in ("Equal", "Exists"):
             raise t.error("operator", f"expected Equal or Exists, got {operator!r}")
         tol = Toleration(
-            t.str("key"), operator, t.str("value"), t.str("effect"), t.int("toleration_seconds")
+            t.str("key"),
+            operator,
+            t.str("value"),
+            t.str("effect"),
+            _bounded(
+                t,
+                "toleration_seconds",
+                t.int("toleration_seconds"),
+                0,
+                MAX_TOLERATION_SECONDS,
+                "seconds",
+            ),
         )
         t.done()
         return tol
@@ -699,7 +748,8 @@ class _LabReader:
             raise t.error(
                 "when_unsatisfiable", f"expected DoNotSchedule or ScheduleAnyway, got {when!r}"
             )
-        c = SpreadConstraint(t.int("max_skew", 1), key, when, selector)
+        skew = _bounded(t, "max_skew", t.int("max_skew", 1), 1, MAX_SKEW, "a skew")
+        c = SpreadConstraint(skew, key, when, selector)
         t.done()
         return c
 
@@ -793,6 +843,39 @@ def _arch(t: Table) -> str:
     return arch
 
 
+def _bounded(t: Table, key: str, value: Any, low: int, high: int, what: str) -> Any:
+    """`value` (already read from `key`) unless it lies outside [low, high]; None passes."""
+    if value is not None and not low <= value <= high:
+        raise t.error(key, f"expected {what} from {low:,} to {high:,}, got {value:,}")
+    return value
+
+
+def _size(t: Table, key: str, value: Any, what: str, zero: bool = False) -> Any:
+    """A memory or disk size in bytes: positive (or zero where zero means "none")."""
+    if value is None:
+        return None
+    low = 0 if zero else 1
+    if value < low:
+        shown = t.data.get(key, value)
+        expected = "of zero or more" if zero else "above zero"
+        raise t.error(key, f"expected {what} {expected}, got {shown!r}")
+    if value > MAX_BYTES:
+        raise t.error(key, f"expected {what} up to 1 PiB, got {t.data.get(key, value)!r}")
+    return value
+
+
+def _millicores(t: Table, key: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if value < 0:
+        raise t.error(key, f"expected a CPU quantity of zero or more, got {t.data.get(key)!r}")
+    if value > MAX_MILLICORES:
+        raise t.error(
+            key, f"expected at most {MAX_CPU_THREADS} cores of CPU, got {t.data.get(key)!r}"
+        )
+    return value
+
+
 def _parse_at(t: Table, path: tuple, value: Any, parse: Callable[[Any], int], what: str) -> int:
     try:
         return parse(value)
@@ -822,7 +905,7 @@ def _int_or_percent(t: Table, key: str) -> int | str | None:
         return None
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
-    if isinstance(value, str) and re.fullmatch(r"\d{1,3}%", value):
+    if isinstance(value, str) and re.fullmatch(r"\d{1,3}%", value) and int(value[:-1]) <= 100:
         return value
     raise t.error(key, f'expected a whole number or a percentage like "50%", got {value!r}')
 

@@ -211,6 +211,15 @@ class Node:
         return self.conditions.get("Ready", "True") == "True"
 
 
+ZONE_LABEL = "topology.kubernetes.io/zone"
+REGION_LABEL = "topology.kubernetes.io/region"
+
+
+def node_site_label(labels: Mapping[str, str]) -> str:
+    """The site a node's well-known topology labels give: its zone, else its region."""
+    return labels.get(ZONE_LABEL) or labels.get(REGION_LABEL) or ""
+
+
 @dataclass(frozen=True, slots=True)
 class Container:
     name: str
@@ -647,6 +656,9 @@ class Snapshot:
     peers: tuple[Peer, ...] = ()
     backing: Mapping[str, Backing] = field(default_factory=dict)  # node name -> backing
     sites: Mapping[str, str] = field(default_factory=dict)  # site name -> description
+    # machine (physical host or bare-metal node) name -> site, from the config's [sites]:
+    # how a bare-metal node with no Proxmox host record still gets its site
+    machine_sites: Mapping[str, str] = field(default_factory=dict)
     name: str = ""
     version: int = 0
     events: tuple[Event, ...] = ()
@@ -701,12 +713,17 @@ class Snapshot:
         return b.host if b is not None else None
 
     def site_of_node(self, node: str) -> str:
-        """The site of the node's physical host, else its zone label."""
-        host = self.host_by_name.get(self.host_of_node(node) or "")
+        """The site of the node's physical host, else the config's site for its machine,
+        else its topology.kubernetes.io/zone label, else its region label."""
+        machine = self.host_of_node(node) or ""
+        host = self.host_by_name.get(machine)
         if host is not None and host.site:
             return host.site
+        site = self.machine_sites.get(machine) or self.machine_sites.get(node)
+        if site:
+            return site
         n = self.node_by_name.get(node)
-        return n.labels.get("topology.kubernetes.io/zone", "") if n else ""
+        return node_site_label(n.labels) if n else ""
 
     @cached_property
     def pods_by_namespace(self) -> dict[str, list[Pod]]:

@@ -162,8 +162,7 @@ def test_report_without_anything_configured_still_answers(tmp_path):
     health = doc["health"]
     assert health["kube"]["state"] == "unconfigured"
     assert health["proxmox"]["state"] == "unconfigured"
-    # No socket and no `tailscale` on PATH: Tailscale is not installed, which is no error.
-    assert health["tailscale"]["state"] == "not_found"
+    assert health["tailscale"]["state"] == "error"  # the socket it was told of is missing
 
     text = subprocess.run(
         [sys.executable, "-m", "cockpit", "report", "--timeout", "3"],
@@ -175,4 +174,33 @@ def test_report_without_anything_configured_still_answers(tmp_path):
     assert text.returncode == 2
     assert "No risks found" not in text.stdout
     assert "Nothing was checked" in text.stdout and "cockpit init" in text.stdout
-    assert "not found: tailscaled socket not found" in text.stdout
+
+    # No socket where tailscaled keeps one, no `tailscale` on PATH, nothing configured:
+    # Tailscale is not installed, which is "not found", not an error.
+    del env["COCKPIT_TAILSCALE_SOCKET"]
+    bare = subprocess.run(
+        [sys.executable, "-m", "cockpit", "report", "--json", "--timeout", "3"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    tailscale = json.loads(bare.stdout)["health"]["tailscale"]
+    assert tailscale["state"] == "not_found", tailscale
+    assert "no `tailscale` command" in tailscale["reason"]
+
+
+def test_plain_cockpit_without_a_config_says_what_to_do(tmp_path):
+    env = {"PATH": "", "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path), "TERM": "xterm"}
+    result = subprocess.run(
+        [sys.executable, "-m", "cockpit"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 2
+    assert "cockpit demo" in result.stderr and "cockpit init" in result.stderr
+    assert "nothing to show" in result.stderr and "Traceback" not in result.stderr
+    assert result.stdout == ""  # no screen was opened

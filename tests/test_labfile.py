@@ -170,3 +170,51 @@ def test_thresholds_can_be_overridden_and_are_validated():
 def test_resolve_rejects_unknown_names():
     with pytest.raises(LabFileError, match="not a built-in lab"):
         labfile.load("no-such-lab")
+
+
+WORKLOAD = """
+[[workloads]]
+name = "web"
+replicas = 2
+requests = { cpu = "250m", memory = "512Mi" }
+spread = [{ max_skew = 1 }]
+"""
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "where", "expected"),
+    [
+        ('memory = "512Mi"', 'memory = "-512Mi"', "workloads[0].requests.memory", "-512Mi"),
+        ('cpu = "250m"', 'cpu = "-250m"', "workloads[0].requests.cpu", "-250m"),
+        ("vcpus = 2", "vcpus = -2", "guests[0].vcpus", "from 1 to 1,024"),
+        ("vcpus = 2", "vcpus = 0", "guests[0].vcpus", "from 1 to 1,024"),
+        ("guest = 100", "guest = 100\nmax_pods = -5", "nodes[0].max_pods", "from 1 to 2,500"),
+        ('memory = "16G"', 'memory = "0"', "hosts[0].memory", "RAM above zero"),
+        (
+            'memory = "4G"',
+            'memory = "4G"\nballoon_min = "8G"',
+            "guests[0].balloon_min",
+            "at or below",
+        ),
+        ("max_skew = 1", "max_skew = 0", "workloads[0].spread[0].max_skew", "from 1 to 1,000"),
+        ("replicas = 2", "replicas = 1000000", "workloads[0].replicas", "from 0 to 10,000"),
+        ("replicas = 2", "replicas = 1000000000", "workloads[0].replicas", "from 0 to 10,000"),
+        ("cores = 4", "cores = 100000", "hosts[0].cores", "from 1 to 1,024"),
+        ('disks = ["32G"]', 'disks = ["-32G"]', "guests[0].disks[0]", ""),
+        ('memory = "512Mi"', 'memory = "1E"', "workloads[0].requests.memory", "1 PiB"),
+    ],
+)
+def test_impossible_numbers_are_rejected_with_file_line_key_and_expectation(
+    old, new, where, expected
+):
+    text = (MINIMAL + WORKLOAD).replace(old, new, 1)
+    err = error_of(text)
+    assert err.where == where, str(err)
+    assert err.file == "lab.toml" and err.line is not None
+    assert expected in err.message and "expected" in err.message
+
+
+def test_no_more_pods_than_a_lab_can_simulate():
+    many = "".join(f'\n[[workloads]]\nname = "w{i}"\nreplicas = 10000\n' for i in range(6))
+    err = error_of(MINIMAL + many)
+    assert err.where == "workloads[5].replicas" and "50,000 pods" in err.message

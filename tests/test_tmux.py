@@ -106,3 +106,44 @@ def test_over_ssh_at_256_colours_and_read_only(tmp_path):
         assert exit_file.read_text().strip() == "0"
     finally:
         subprocess.run([TMUX, "kill-session", "-t", name], capture_output=True)
+
+
+def test_the_demo_keeps_its_actions_out_of_the_real_journal(tmp_path):
+    """A cordon in the demo is journaled in the demo's own folder: the operator's journal
+    ($XDG_STATE_HOME/cockpit/journal.jsonl) never hears of the make-believe homelab."""
+    if TMUX is None:
+        pytest.fail("tmux is not installed: .ci/run installs it (apt-get install tmux)")
+    name = f"cockpit-journal-{int(time.time() * 1000)}"
+    exit_file = tmp_path / "exit"
+    state = tmp_path / "state"
+    tmux("new-session", "-d", "-s", name, "-x", "160", "-y", "48")
+    try:
+        tmux("resize-window", "-t", name, "-x", "160", "-y", "48")
+        command = (
+            f"XDG_STATE_HOME={state} TMPDIR={tmp_path} {COCKPIT} demo n100 --speed 10; "
+            f"echo $? > {exit_file}"
+        )
+        tmux("send-keys", "-t", name, command, "Enter")
+        wait_screen(name, "kube ok", "proxmox ok", "postgresql-0")
+        tmux("send-keys", "-t", name, "Tab", "Tab", "Tab", "c")  # into Nodes, cordon
+        wait_screen(name, "cordon")
+        time.sleep(0.5)
+        tmux("send-keys", "-t", name, "y")  # confirm
+        time.sleep(3)
+        tmux("send-keys", "-t", name, "Escape")
+        time.sleep(0.5)
+        tmux("send-keys", "-t", name, "J")
+        shown = wait_screen(name, "journal /")
+        assert str(state) not in shown
+        lab_journals = list(tmp_path.glob("cockpit-lab-*/state/journal.jsonl"))
+        assert lab_journals and "cordon" in lab_journals[0].read_text()
+        tmux("send-keys", "-t", name, "Escape")
+        time.sleep(0.3)
+        tmux("send-keys", "-t", name, "q")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not exit_file.exists():
+            time.sleep(0.2)
+        assert exit_file.read_text().strip() == "0"
+    finally:
+        subprocess.run([TMUX, "kill-session", "-t", name], capture_output=True)
+    assert not (state / "cockpit" / "journal.jsonl").exists()

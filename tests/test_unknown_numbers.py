@@ -11,6 +11,7 @@ from rich.console import Console
 from cockpit.alloc.ledger import build_ledger
 from cockpit.cli import jsonout
 from cockpit.cli.present import host_table
+from cockpit.cli.report import inventory_tree
 from cockpit.config import load_config
 from cockpit.inventory import from_config
 from cockpit.labfile import Lab
@@ -72,6 +73,9 @@ def test_a_powered_off_host_reads_n_a_not_inf(tmp_path: Path):
     path.write_text(LAB)
     with live_lab(str(path)) as (_, inventory):
         snapshot = inventory.refresh(timeout=30)
+        links = inventory.links
+    tree = text(inventory_tree(snapshot, links))
+    assert "pve2  hardware n/a  OFFLINE" in tree and "pve1  4 threads, 16.00 GB" in tree
     ledger = build_ledger(snapshot)
     dark = ledger.host("pve2")
     assert dark.host.threads == 0 and not dark.host.online  # PVE sends no figures for it
@@ -81,7 +85,7 @@ def test_a_powered_off_host_reads_n_a_not_inf(tmp_path: Path):
     row = next(line for line in shown.splitlines() if "pve2" in line)
     assert "n/a" in row and "inf" not in shown and "over" not in row
     gauge = gauge_line(host_layers(ledger, "pve2")).plain
-    assert "inf" not in gauge and "n/a" in gauge
+    assert "inf" not in gauge and "n/a" in gauge and "0 thr" not in gauge
     doc = jsonout.host(dark)
     assert doc["cpu"]["ratio"] is None and doc["cpu"]["verdict"] is None
     live = ledger.host("pve1")
@@ -102,6 +106,7 @@ def test_without_proxmox_the_requests_are_n_a(tmp_path: Path):
     ledger = build_ledger(snapshot)
     gauge = gauge_line(lab_layers(ledger)).plain
     assert "requests cpu n/a mem n/a" in gauge and "inf" not in gauge
+    assert "hardware n/a" in gauge and "0 thr" not in gauge
     lab = Lab("live", "live sources", snapshot)
     totals = jsonout.plan(lab, ledger, [])["totals"]
     assert totals["cpu"]["ratio"] is None and totals["cpu"]["verdict"] is None

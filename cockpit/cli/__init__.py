@@ -17,6 +17,7 @@ from cockpit.cli.check import add_parser as add_check
 from cockpit.cli.check import cmd_check
 from cockpit.cli.common import EXIT_USAGE, CliError
 from cockpit.cli.crash import debug_crash, deliberate_crash
+from cockpit.cli.init import cmd_init
 from cockpit.cli.live import cmd_demo, cmd_lab, cmd_report, cmd_ui
 from cockpit.cli.plans import cmd_labs, cmd_plan, cmd_whatif
 
@@ -119,6 +120,9 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--json", action="store_true", help="print JSON (schema cockpit.report/1)")
 
     add_check(sub)
+    from cockpit.cli.init import add_command as add_init
+
+    add_init(sub)
 
     from cockpit.cli import lab_control
     from cockpit.cli.actions import add_commands
@@ -138,6 +142,7 @@ COMMANDS = {
     "report": cmd_report,
     "demo": cmd_demo,
     "check": cmd_check,
+    "init": cmd_init,
 }
 
 

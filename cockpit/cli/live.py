@@ -80,7 +80,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0 if report.checked(health) else EXIT_USAGE
 
 
-def _run_app(config: Any, theme: str | None = None, readonly: bool = False) -> int:
+def _run_app(
+    config: Any, theme: str | None = None, readonly: bool = False, journal_path: Any = None
+) -> int:
     from dataclasses import replace
 
     from cockpit.actions.connect import context_for
@@ -97,7 +99,7 @@ def _run_app(config: Any, theme: str | None = None, readonly: bool = False) -> i
             config.thresholds,
             theme_name=theme or config.theme,
             readonly=config.readonly,
-            action_context=lambda: context_for(inventory),
+            action_context=lambda: context_for(inventory, journal_path),
         )
         # Textual would print the traceback with every frame's locals on exit; the crash
         # log below keeps it instead, scrubbed of secrets, and the terminal gets one line.
@@ -123,13 +125,36 @@ def cmd_demo(args: argparse.Namespace) -> int:
     try:
         start_drill(running, args)
         config = load_config(str(running.config_path), args.context)
-        return _run_app(config, args.theme, getattr(args, "readonly", False))
+        # The demo's actions are make-believe: they go to a journal in the lab's own
+        # folder, never into the operator's real one ($XDG_STATE_HOME/cockpit/).
+        journal = demo_journal_path(running.dir)
+        return _run_app(config, args.theme, getattr(args, "readonly", False), journal)
     finally:
         running.stop()
 
 
+def demo_journal_path(lab_dir: Any) -> Any:
+    from pathlib import Path
+
+    from cockpit.actions.journal import FILE_NAME
+
+    return Path(lab_dir) / "state" / FILE_NAME
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
     """Plain `cockpit`: the screen on the configured sources."""
-    return _run_app(
-        load_config(args.config, args.context), args.theme, getattr(args, "readonly", False)
+    config = load_config(args.config, args.context)
+    if config.kube is None and config.proxmox is None:
+        # Empty panes teach nothing: say what to do instead.
+        raise CliError(first_run_hint(config.path))
+    return _run_app(config, args.theme, getattr(args, "readonly", False))
+
+
+def first_run_hint(path: str) -> str:
+    return (
+        f"nothing to show: no Kubernetes cluster or Proxmox host is configured ({path} "
+        "names none, there is no ~/.kube/config and KUBECONFIG is not set).\n"
+        "  cockpit demo    the cockpit on a simulated homelab, nothing to set up\n"
+        "  cockpit init    write a config from what this machine can reach "
+        "(kubeconfig, tailscaled, Proxmox) and check each source"
     )

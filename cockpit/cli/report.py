@@ -51,9 +51,10 @@ def inventory_tree(snap: Snapshot, links: Links) -> Tree:
     peer_tag = _peer_tags(snap)
     for host in snap.hosts:
         label = Text(f"{host.name}", style="bold")
+        known = host.threads or host.memory  # a powered-off node reports no hardware
+        size = f"{host.threads} threads, {format_gb(host.memory)}" if known else "hardware n/a"
         label.append(
-            f"  {host.threads} threads, {format_gb(host.memory)}"
-            f"{'' if host.online else '  OFFLINE'}",
+            f"  {size}{'' if host.online else '  OFFLINE'}",
             style="" if host.online else "red",
         )
         label.append(peer_tag(links.host_peer.get(host.name)))

@@ -96,8 +96,17 @@ class RunningLab:
             f'secret = "file:{secret_file}"\n'
             f'ca_file = "{self.tls.ca_file}"\n\n'
             "[tailscale]\n"
-            f'socket = "{self.tailscale.socket_path}"\n'
+            f'socket = "{self.tailscale.socket_path}"\n' + self._sites_table()
         )
+
+    def _sites_table(self) -> str:
+        """Where each machine of the lab file stands, as an operator writes it in [sites]:
+        Proxmox reports no site and bare-metal machines have no Proxmox at all."""
+        placed = [(h.name, h.site) for h in self.lab.snapshot.hosts if h.site]
+        if not placed:
+            return ""
+        lines = "".join(f'"{name}" = "{site}"\n' for name, site in placed)
+        return "\n[sites]\n" + lines
 
     def describe(self) -> list[str]:
         """How to reach the lab; the token's secret is referenced by file, never shown."""

@@ -627,7 +627,9 @@ class TailscaleSource:
         """`tailscale status --json`, for daemons only the CLI can reach."""
         cli = shutil.which(self.cli)
         if cli is None:
-            if isinstance(socket_error, _Missing):  # neither socket nor CLI: not installed
+            # No socket where tailscaled keeps one and no CLI: not installed. A socket the
+            # config names that is missing is another matter: an error to fix.
+            if isinstance(socket_error, _Missing) and not self.socket_path:
                 raise NotFound(
                     f"{socket_error.reason}, and no `{self.cli}` command on PATH",
                     "install Tailscale, or set [tailscale] socket in the config",

@@ -110,7 +110,12 @@ def gauge_line(
         return Text("overcommit: waiting for data", style="dim")
     line = Text(f"overcommit {layers.label}:", style="bold")
     if not compact:  # an 80-column terminal gets the ratios only, on one line
-        line.append(f" {layers.threads} thr {format_gb(layers.memory)} {format_gb(layers.disk, 0)}")
+        if layers.threads or layers.memory:
+            line.append(
+                f" {layers.threads} thr {format_gb(layers.memory)} {format_gb(layers.disk, 0)}"
+            )
+        else:  # nothing reported the hardware (a powered-off node, no Proxmox): unknown
+            line.append(" hardware n/a")
 
     def part(title: str, pieces: Sequence[tuple[str, Ratio | None]]) -> None:
         shown = [(name, r) for name, r in pieces if r is not None]

@@ -6,7 +6,9 @@ the file and key, and the built-in dark theme is always there to fall back on.
 
 from __future__ import annotations
 
+import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,9 +18,26 @@ from textual.theme import Theme
 import cockpit
 from cockpit.ui.palette import Palette
 
-# The repo's themes/ folder, next to the package (absent in a bare wheel: then only the
-# built-in dark theme exists).
-THEMES_DIR = Path(cockpit.__file__).resolve().parents[1] / "themes"
+# The shipped themes: package data (cockpit/themes/ in a wheel, mapped from the repository's
+# themes/ folder), or the repository's themes/ itself in an editable install or a checkout.
+_PACKAGE = Path(cockpit.__file__).resolve().parent
+THEMES_DIR = next(
+    (d for d in (_PACKAGE / "themes", _PACKAGE.parent / "themes") if d.is_dir()),
+    _PACKAGE / "themes",
+)
+
+
+def user_themes_dir(env: Mapping[str, str] = os.environ) -> Path:
+    """$XDG_CONFIG_HOME/cockpit/themes/: the operator's own themes, beside the config."""
+    base = env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "cockpit" / "themes"
+
+
+def theme_dirs(env: Mapping[str, str] = os.environ) -> list[Path]:
+    """Where themes are looked for, later folders overriding a theme of the same name."""
+    return [THEMES_DIR, user_themes_dir(env)]
+
+
 DEFAULT_THEME = "dark"
 COLOURS = (
     "primary",
@@ -114,18 +133,19 @@ def load_theme(path: Path) -> Theme:
 
 
 def load_themes(folder: Path | None = None) -> ThemeSet:
-    """Every theme in `folder` (default THEMES_DIR), the built-in dark one always included."""
-    folder = THEMES_DIR if folder is None else folder
+    """Every theme in `folder` (default: the shipped themes, then the user's), the built-in
+    dark one always included."""
     found = ThemeSet({DEFAULT_THEME: BUILTIN_DARK})
-    if not folder.is_dir():
-        return found
-    for path in sorted(folder.glob("*.toml")):
-        try:
-            theme = load_theme(path)
-        except ThemeFileError as exc:
-            found.errors.append(str(exc))
+    for place in theme_dirs() if folder is None else [folder]:
+        if not place.is_dir():
             continue
-        found.themes[theme.name] = theme
+        for path in sorted(place.glob("*.toml")):
+            try:
+                theme = load_theme(path)
+            except ThemeFileError as exc:
+                found.errors.append(str(exc))
+                continue
+            found.themes[theme.name] = theme
     return found
 
 

@@ -84,8 +84,8 @@ def test_unconfigured_sources_say_how_to_configure(tmp_path):
     health = inventory.health()
     assert health["kube"].state == "unconfigured" and "KUBECONFIG" in health["kube"].hint
     assert health["proxmox"].state == "unconfigured"
-    # No socket and no CLI: not installed, which is "not found", not an error.
-    assert health["tailscale"].state == "not_found" and "none.sock" in health["tailscale"].reason
+    # A socket the config names that is not there is an error (not "not installed").
+    assert health["tailscale"].state == "error" and "none.sock" in health["tailscale"].reason
     assert snap.nodes == () and snap.version == 1
 
 

@@ -14,29 +14,12 @@ from cockpit.actions.journal import Journal
 from cockpit.config import load_config
 from cockpit.inventory import Inventory, from_config
 from cockpit.lab.runner import RunningLab
-
-# The k3s-agent template a homelab keeps for its next worker; its cloud-init brings Tailscale
-# up and joins k3s as an agent when a clone boots (what the lab does for such clones).
-AGENT_TEMPLATE = """
-[[guests]]
-vmid = 9000
-name = "k3s-agent-template"
-host = "pve"
-vcpus = 2
-memory = "2G"
-disks = ["32G"]
-tags = ["k3s-agent"]
-template = true
-"""
+from cockpit.lab.templates import with_agent_template
 
 
 def with_template(name: str, directory: Path) -> str:
-    """A built-in lab's file plus the agent template, written into `directory`."""
-    text = (labfile.LABS_DIR / f"{name}.toml").read_text()
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{name}-with-template.toml"
-    path.write_text(text + AGENT_TEMPLATE)
-    return str(path)
+    """A built-in lab's file plus a k3s-agent template, written into `directory`."""
+    return str(with_agent_template(name, directory))
 
 
 @contextmanager

@@ -170,21 +170,5 @@ async def test_a_healthy_plan_shows_its_standing_risks_before_any_outage():
 def test_the_triage_view_on_a_frozen_outage(snap_compare):
     # The tailnet plan with the friend's box marked off in the snapshot itself: every render
     # is the same, so the view is pinned byte for byte.
-    from dataclasses import replace
-
-    from cockpit import labfile
-
-    snapshot = labfile.load("tailnet").snapshot
-    hosts = tuple(replace(h, online=h.name != "friend-pve") for h in snapshot.hosts)
-    guests = tuple(
-        replace(g, status="stopped") if g.host == "friend-pve" else g for g in snapshot.guests
-    )
-    down = {n for n, b in snapshot.backing.items() if b.host == "friend-pve"}
-    nodes = tuple(
-        replace(n, conditions={**n.conditions, "Ready": "Unknown"}) if n.name in down else n
-        for n in snapshot.nodes
-    )
-    peers = tuple(replace(p, online=False) if p.hostname in down else p for p in snapshot.peers)
-    frozen = replace(snapshot, hosts=hosts, guests=guests, nodes=nodes, peers=peers)
-    app = CockpitApp(StaticInventory(frozen))
+    app = CockpitApp(StaticInventory.host_off("tailnet", "friend-pve"))
     assert snap_compare(app, terminal_size=(160, 48), press=["t"])

@@ -5,6 +5,7 @@ links and every source ok, no threads, no clock, so every render is byte-for-byt
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from cockpit import labfile
 from cockpit.model import Snapshot
@@ -30,6 +31,29 @@ class StaticInventory:
     @classmethod
     def from_lab(cls, spec: str = "n100") -> StaticInventory:
         return cls(labfile.load(spec).snapshot)
+
+    @classmethod
+    def host_off(cls, spec: str, host: str) -> StaticInventory:
+        """A lab frozen just after `host` lost power: its guests stopped, the nodes they
+        backed Unknown, their tailnet peers offline (what the watches would show)."""
+        s = labfile.load(spec).snapshot
+        down = {n for n, b in s.backing.items() if b.host == host}
+        return cls(
+            replace(
+                s,
+                hosts=tuple(replace(h, online=h.name != host) for h in s.hosts),
+                guests=tuple(
+                    replace(g, status="stopped") if g.host == host else g for g in s.guests
+                ),
+                nodes=tuple(
+                    replace(n, conditions={**n.conditions, "Ready": "Unknown"})
+                    if n.name in down
+                    else n
+                    for n in s.nodes
+                ),
+                peers=tuple(replace(p, online=False) if p.hostname in down else p for p in s.peers),
+            )
+        )
 
     @property
     def snapshot(self) -> Snapshot:

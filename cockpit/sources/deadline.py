@@ -60,6 +60,12 @@ def _pool_classes(register: Callable[[socket.socket], None]) -> dict[str, type]:
             register(sock)  # before the TLS handshake, so a trickled handshake is cut too
             return sock
 
+        def connect(self) -> None:
+            super().connect()
+            # Wrapping for TLS detaches the plain socket object: the wrapped one is new.
+            if self.sock is not None:
+                register(self.sock)
+
     class Pool(HTTPConnectionPool):
         ConnectionCls = Connection
 

@@ -273,3 +273,29 @@ def test_stop_is_prompt_even_with_watches_open(source):
     stopper.start()
     stopper.join(10)
     assert time.monotonic() - started < 5
+
+
+def test_a_certificate_from_another_ca_is_named_as_such(lab, tmp_path):
+    """Not "is the cluster up?": the cluster answered, with a certificate the kubeconfig's
+    CA did not sign (a rebuilt cluster, or someone in between)."""
+    from proxmox_helpers import start_lab
+
+    from cockpit.lab.tls import make_lab_tls
+
+    pve = start_lab(labfile.load("n100"), make_lab_tls(tmp_path / "server-tls"))
+    other = make_lab_tls(tmp_path / "other-ca")
+    config = json.loads(lab.kubeconfig.read_text())
+    cluster = config["clusters"][0]["cluster"]
+    cluster["server"] = f"https://127.0.0.1:{pve.face.port}"
+    cluster.pop("insecure-skip-tls-verify", None)
+    cluster["certificate-authority"] = str(other.ca_file)
+    path = tmp_path / "kubeconfig-tls"
+    path.write_text(json.dumps(config))
+    try:
+        with pytest.raises(SourceError) as info:
+            KubeSource(KubeSettings(str(path))).request("GET", "/version", timeout=3)
+    finally:
+        pve.face.stop()
+    assert "certificate the kubeconfig's CA does not trust" in info.value.reason
+    assert "is the cluster up" not in info.value.hint
+    assert "fresh kubeconfig" in info.value.hint

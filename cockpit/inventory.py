@@ -191,7 +191,7 @@ class Inventory:
             f"no answer for {now - health.last_ok:.0f} s",
             "the poller is stuck; please report this with COCKPIT_DEBUG=1 output",
         )
-        return health.failed(error, now)
+        return replace(health.failed(error, now), since=health.last_ok + limit)
 
     def build(self) -> Snapshot:
         hosts: tuple[Host, ...] = ()

@@ -1082,5 +1082,9 @@ def _connection_words(text: str, where: str) -> tuple[str, str]:
             f"connection to {where} dropped mid-answer",
             "retry; if it persists a proxy or firewall is cutting connections",
         )
-    detail = text.rsplit("(Caused by ", 1)[-1][:120]
-    return (f"cannot connect to {where}: {detail}", "check the host, the port and the network")
+    detail = text.rsplit("(Caused by ", 1)[-1]
+    # urllib3 quotes its objects ("<...HTTPSConnection object at 0x7f...>: "): drop them.
+    detail = re.sub(r"<[^<>]* object at 0x[0-9a-f]+>:?\s*", "", detail)
+    detail = re.sub(r"^\w+\(['\"]?|['\"]?\)+$", "", detail).strip() or "no details"
+    hint = "check the host, the port and the network"
+    return (f"cannot connect to {where}: {detail[:120]}", hint)

@@ -128,10 +128,18 @@ def spoil_event(event: dict) -> dict:
     return event
 
 
-def test_garbage_on_a_watch_is_an_error_with_backoff(lab, proxy, source):
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        (b"<html><body>502 Bad Gateway", "ended in the middle of an event"),  # no newline
+        (b"", "ended without sending anything"),  # a 200 that ends at once
+    ],
+    ids=["garbage", "empty"],
+)
+def test_garbage_on_a_watch_is_an_error_with_backoff(lab, proxy, source, body, said):
     def garbage(r: Req) -> Fault | None:
         if r.watch and r.path == "/api/v1/nodes":
-            return Fault("garbage", body=b"<html><body>502 Bad Gateway")  # no newline
+            return Fault("garbage", body=body)
         return None
 
     proxy.rule = garbage
@@ -142,7 +150,7 @@ def test_garbage_on_a_watch_is_an_error_with_backoff(lab, proxy, source):
     tries = len(proxy.faulted) - counted_from
     assert tries <= 6, f"{tries} watch requests in 3 s: no backoff"
     health = source.health()
-    assert health.state == "stale" and "ended in the middle of an event" in health.reason
+    assert health.state == "stale" and said in health.reason
     proxy.rule = None
     wait_for(lambda: source.health().state == "ok", timeout=40, what="recovery")
 

@@ -67,6 +67,7 @@ class _Polled:
 
     health: Health
     data: Any = None
+    polls: int = 0  # finished polls, good or not: "answered at all" for whoever waits
 
 
 class Inventory:
@@ -135,25 +136,36 @@ class Inventory:
             self._stop.wait(self.poll_every)
 
     def poll(self, name: str, source: Any) -> None:
-        """One fetch; on failure the last good data stays and the health says why."""
+        """One fetch; on failure the last good data stays and the health says why. An
+        answer can itself say the source is not ok (a logged-out tailscaled): its data is
+        kept, and the health says what is wrong and how to fix it."""
         entry = self.polled[name]
         try:
             data = source.fetch()
+            problem = source.problem(data) if hasattr(source, "problem") else None
+            note = source.note(data) if hasattr(source, "note") else ""
         except SourceError as exc:
             with self.lock:
                 entry.health = entry.health.failed(exc, self.now())
+                entry.polls += 1
             return
         except Exception as exc:  # a bug in an adapter must not take the other panes down
+            text = str(exc)[:160] or "no message"
             error = SourceError(
-                f"unexpected {type(exc).__name__}: {exc}",
+                f"the {name} adapter failed: {type(exc).__name__}: {text}",
                 "please report this with COCKPIT_DEBUG=1 output",
             )
             with self.lock:
                 entry.health = entry.health.failed(error, self.now())
+                entry.polls += 1
             return
         with self.lock:
             entry.data = data
-            entry.health = Health.ok(name, self.now())
+            entry.polls += 1
+            if problem is not None:
+                entry.health = replace(entry.health.failed(problem, self.now()), note=note)
+            else:
+                entry.health = replace(Health.ok(name, self.now()), note=note)
 
     def _publish_loop(self) -> None:
         cost = 0.0  # how long the last publish took, listeners (the screen) included
@@ -203,7 +215,20 @@ class Inventory:
         else:
             kube = Health.unconfigured("kube", self.config.unconfigured_hint("kube"))
         with self.lock:
-            return {"kube": kube, **{n: e.health for n, e in self.polled.items()}}
+            polled = {n: self._current(e.health, now) for n, e in self.polled.items()}
+        return {"kube": kube, **polled}
+
+    def _current(self, health: Health, now: float) -> Health:
+        """An "ok" that is older than a few polls is not ok any more: the poller is stuck
+        (every request has a deadline, so this is a last line of defence)."""
+        limit = 3 * self.poll_every + 60
+        if health.state != "ok" or health.last_ok is None or now - health.last_ok <= limit:
+            return health
+        error = SourceError(
+            f"no answer for {now - health.last_ok:.0f} s",
+            "the poller is stuck; please report this with COCKPIT_DEBUG=1 output",
+        )
+        return replace(health.failed(error, now), since=health.last_ok + limit)
 
     def clock(self) -> float:
         """The sources' clock now: the Kubernetes API server's when it has answered, else

@@ -252,13 +252,21 @@ class TcpFaultProxy:
     """Raw bytes both ways; `trickle` > 0 sends the server's bytes one at a time that many
     seconds apart, `hang` stops relaying the server's bytes at all."""
 
-    def __init__(self, host: str, port: int) -> None:
-        self.target = (host, port)
+    def __init__(self, target: tuple[str, int] | str, listen: str | None = None) -> None:
+        """target: (host, port) or a unix socket path; listen: a unix socket path to listen
+        on (else a loopback TCP port, in `port`)."""
+        self.target = target
         self.trickle = 0.0
         self.hang = False
         self.stopping = threading.Event()
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
+        if listen is None:
+            self.listener = socket.create_server(("127.0.0.1", 0))
+            self.port = self.listener.getsockname()[1]
+        else:
+            self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.listener.bind(listen)
+            self.listener.listen(16)
+            self.port = 0
         self._open: set[socket.socket] = set()
         self._thread = threading.Thread(target=self._accept, daemon=True)
 
@@ -281,7 +289,11 @@ class TcpFaultProxy:
             except OSError:
                 return
             try:
-                server = socket.create_connection(self.target, timeout=5)
+                if isinstance(self.target, str):
+                    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                    server.connect(self.target)
+                else:
+                    server = socket.create_connection(self.target, timeout=5)
             except OSError:
                 client.close()
                 continue

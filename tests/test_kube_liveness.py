@@ -112,8 +112,10 @@ def test_unparsable_objects_are_skipped_and_counted(lab, proxy, tmp_path):
         proxy.cut()
         wait_for(lambda: "unreadable" not in src.health().note, what="a clean relist")
         lab.controllers.delete_pod(GONE, grace=0)  # its replacement arrives spoilt
-        wait_for(lambda: "1 object unreadable" in src.health().note, what="the spoilt event")
-        assert src.health().state == "ok"
+        wait_for(
+            lambda: (h := src.health()).state == "ok" and "1 object unreadable" in h.note,
+            what="the spoilt event counted while the rest is ok",
+        )
         assert threads_alive(src)
     finally:
         src.stop()
@@ -126,10 +128,18 @@ def spoil_event(event: dict) -> dict:
     return event
 
 
-def test_garbage_on_a_watch_is_an_error_with_backoff(lab, proxy, source):
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        (b"<html><body>502 Bad Gateway", "ended in the middle of an event"),  # no newline
+        (b"", "ended without sending anything"),  # a 200 that ends at once
+    ],
+    ids=["garbage", "empty"],
+)
+def test_garbage_on_a_watch_is_an_error_with_backoff(lab, proxy, source, body, said):
     def garbage(r: Req) -> Fault | None:
         if r.watch and r.path == "/api/v1/nodes":
-            return Fault("garbage", body=b"<html><body>502 Bad Gateway")  # no newline
+            return Fault("garbage", body=body)
         return None
 
     proxy.rule = garbage
@@ -140,7 +150,7 @@ def test_garbage_on_a_watch_is_an_error_with_backoff(lab, proxy, source):
     tries = len(proxy.faulted) - counted_from
     assert tries <= 6, f"{tries} watch requests in 3 s: no backoff"
     health = source.health()
-    assert health.state == "stale" and "ended in the middle of an event" in health.reason
+    assert health.state == "stale" and said in health.reason
     proxy.rule = None
     wait_for(lambda: source.health().state == "ok", timeout=40, what="recovery")
 
@@ -271,3 +281,29 @@ def test_stop_is_prompt_even_with_watches_open(source):
     stopper.start()
     stopper.join(10)
     assert time.monotonic() - started < 5
+
+
+def test_a_certificate_from_another_ca_is_named_as_such(lab, tmp_path):
+    """Not "is the cluster up?": the cluster answered, with a certificate the kubeconfig's
+    CA did not sign (a rebuilt cluster, or someone in between)."""
+    from proxmox_helpers import start_lab
+
+    from cockpit.lab.tls import make_lab_tls
+
+    pve = start_lab(labfile.load("n100"), make_lab_tls(tmp_path / "server-tls"))
+    other = make_lab_tls(tmp_path / "other-ca")
+    config = json.loads(lab.kubeconfig.read_text())
+    cluster = config["clusters"][0]["cluster"]
+    cluster["server"] = f"https://127.0.0.1:{pve.face.port}"
+    cluster.pop("insecure-skip-tls-verify", None)
+    cluster["certificate-authority"] = str(other.ca_file)
+    path = tmp_path / "kubeconfig-tls"
+    path.write_text(json.dumps(config))
+    try:
+        with pytest.raises(SourceError) as info:
+            KubeSource(KubeSettings(str(path))).request("GET", "/version", timeout=3)
+    finally:
+        pve.face.stop()
+    assert "certificate the kubeconfig's CA does not trust" in info.value.reason
+    assert "is the cluster up" not in info.value.hint
+    assert "fresh kubeconfig" in info.value.hint

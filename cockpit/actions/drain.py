@@ -523,12 +523,25 @@ class Drain(Action):
             f"cordon node {node}",
             lambda: _cordon_step(ctx, node, uid, True),
         )
-        # Nothing new is scheduled on a cordoned node; anything that arrived just before
-        # the cordon was not in the plan, so stop here rather than evict it unannounced.
-        self._check_arrivals(entries)
-        self._evict_all(run, entries, deadline)
-        self._wait_gone(run, entries, deadline)
-        return self._verify(run, entries)
+        try:
+            # Nothing new is scheduled on a cordoned node; anything that arrived just before
+            # the cordon was not in the plan, so stop here rather than evict it unannounced.
+            self._check_arrivals(entries)
+            self._evict_all(run, entries, deadline)
+            self._wait_gone(run, entries, deadline)
+            return self._verify(run, entries)
+        except SourceError as exc:
+            # The API failed midway: say what was done, not only what went wrong.
+            raise ActionFailed(f"{exc}; {self._left_behind(run)}") from None
+
+    def _left_behind(self, run: Run) -> str:
+        evicted = sum(1 for k in run.done if k.startswith("evict "))
+        total = len(run.plan.detail.get("evict", []))
+        return (
+            f"node {self.node} is left cordoned and partly drained ({evicted} of {total} "
+            f"pod(s) evicted): `cockpit drain {self.node}` carries on once the API answers "
+            f"again, `cockpit uncordon {self.node}` puts it back in service"
+        )
 
     def _check_arrivals(self, entries: list[_Entry]) -> None:
         planned = {e.uid for e in entries}

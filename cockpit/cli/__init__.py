@@ -46,6 +46,13 @@ def _parser() -> argparse.ArgumentParser:
         help="look, never touch: no key or command changes anything, the adapters refuse "
         "writes (also [ui] readonly in the config, or COCKPIT_READONLY=1)",
     )
+    parser.add_argument(
+        "--insecure",
+        action="store_true",
+        help="do not check the Proxmox API's TLS certificate (also insecure = true under "
+        "[proxmox], or COCKPIT_PROXMOX_INSECURE=1); anyone on the path can then read the "
+        "API token: prefer ca_file",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     plan = sub.add_parser("plan", help="capacity, overcommit and risks of a lab or a plan")
@@ -151,6 +158,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # The action commands carry their own handler (cockpit.cli.actions).
     command = COMMANDS.get(args.command) or getattr(args, "run", cmd_ui)
+    if getattr(args, "insecure", False):
+        # The config reads the same switch from the environment; said out loud every time.
+        os.environ["COCKPIT_PROXMOX_INSECURE"] = "1"
+        print(
+            "cockpit: warning: --insecure: the Proxmox API's TLS certificate is not checked; "
+            "anyone on the path can read the API token (set ca_file under [proxmox] instead)",
+            file=sys.stderr,
+        )
     try:
         if debug_crash() == "command":
             deliberate_crash()

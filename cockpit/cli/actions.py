@@ -451,8 +451,11 @@ def _wait_synced(inventory: Any, config: Any, timeout: float, out: Any) -> None:
         kube = inventory.kube
         kube_ok = kube is None or all(kube.synced.values())
         pve = inventory.polled["proxmox"].health
-        pve_ok = inventory.proxmox is None or pve.since is not None  # answered, well or not
-        if kube_ok and pve_ok:
+        pve_answered = inventory.proxmox is None or inventory.polled["proxmox"].polls > 0
+        if pve_answered and inventory.proxmox is not None and pve.state == "error":
+            # Refused (401, an untrusted certificate ...): waiting longer changes nothing.
+            raise CliError(f"Proxmox: {pve.describe(time.time())} (config {config.path})")
+        if kube_ok and pve_answered:
             break
         waited = time.monotonic() - started
         failing = kube is not None and not kube_ok and any(kube.errors.values())
@@ -461,7 +464,7 @@ def _wait_synced(inventory: Any, config: Any, timeout: float, out: Any) -> None:
             problems = []
             if not kube_ok:
                 problems.append(f"Kubernetes: {inventory.health()['kube'].describe(now)}")
-            if not pve_ok:
+            if not pve_answered:
                 problems.append("Proxmox: no answer yet")
             raise CliError(
                 f"the sources are not ready after {waited:.0f} s: {'; '.join(problems)} "

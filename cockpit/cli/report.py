@@ -184,6 +184,7 @@ def report_json(
                 "hint": h.hint,
                 "last_ok": h.last_ok,
                 "since": h.since,
+                "note": h.note,
             }
             for name, h in health.items()
         },

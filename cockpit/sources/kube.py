@@ -156,6 +156,10 @@ HEARTBEAT_TIMEOUT = 5.0  # connect and read bound of one heartbeat
 HEARTBEAT_DEADLINE = 10.0
 MAX_BODY = 64 * 2**20  # one answer (a page of 500 objects is a few MiB; metrics a few more)
 LIST_DEADLINE = 60.0  # one list page, headers to last byte
+# A watch that stayed open this long was a real one, even without an event (a proxy that
+# closes idle connections ends quiet watches early); one that ends sooner with nothing is
+# a failure and backs off, so an empty 200 cannot make the adapter reconnect in a loop.
+WATCH_PROOF = 5.0
 
 
 @dataclass
@@ -540,7 +544,7 @@ class KubeSource:
             self._responses.discard(resp)
             with contextlib.suppress(Exception):
                 resp.release_conn()
-        return rv, proven or time.monotonic() - started > WATCH_TIMEOUT / 2
+        return rv, proven or time.monotonic() - started >= WATCH_PROOF
 
     def _lines(self, resp: Any, kind: Kind) -> Any:
         """The watch's lines as they come; an unterminated last line is an error, not

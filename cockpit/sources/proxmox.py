@@ -23,6 +23,12 @@ counting them would count the same space twice.
 Every failure is a SourceError saying what is wrong and how to fix it. The token's secret
 travels only in the Authorization header proxmoxer builds; it is never in a message, a
 repr or a log line this module writes.
+
+`timeout` bounds each socket operation, as requests does; on top of that every request has
+an overall deadline (DEADLINE_FACTOR times the timeout, connect to last byte) and a size
+cap, enforced by cockpit.sources.deadline, so a pveproxy that trickles its answer or sends
+far too much fails in bounded time and memory. Waiting for the session (one request at a
+time) is bounded by the same deadline, so a detail view never queues behind a stuck fetch.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from proxmoxer import ProxmoxAPI, ResourceException
 
 from cockpit.model import Disk, Guest, Host, PveCluster, PveTask, Resources
 from cockpit.secret import Secret
+from cockpit.sources.deadline import DeadlineAdapter, DeadlineExceeded, TooLarge
 from cockpit.sources.health import ReadOnlyError, SourceError
 from cockpit.units import parse_pve_size
 
@@ -57,9 +64,12 @@ TASK_TYPES = {
     ("lxc", "reboot"): "vzreboot",
 }
 CA_HINT = (
-    "set ca_file to the cluster's CA (a copy of /etc/pve/pve-root-ca.pem from any node) "
-    "or use --insecure if you accept the risk"
+    "set ca_file under [proxmox] in the config to the cluster's CA (a copy of "
+    "/etc/pve/pve-root-ca.pem from any node), or, only if you accept the risk of talking to "
+    "an impostor, run with --insecure (or insecure = true under [proxmox])"
 )
+DEADLINE_FACTOR = 2.0  # a whole request may take this many times the per-read timeout
+MAX_BODY = 32 * 2**20  # /cluster/resources of a large cluster is well under a MiB
 GuestKind = Literal["qemu", "lxc"]
 T = TypeVar("T")
 
@@ -754,6 +764,7 @@ class ProxmoxSource:
         config_ttl: float = 600.0,
         meta_ttl: float = 300.0,
         readonly: bool = False,
+        max_body: int = MAX_BODY,
     ) -> None:
         if not isinstance(token_value, Secret):
             # The message names the type only: the value may be the token itself.
@@ -776,6 +787,10 @@ class ProxmoxSource:
             verify_ssl=verify,
             timeout=timeout,
         )
+        self.deadline = DEADLINE_FACTOR * timeout
+        # proxmoxer builds its requests.Session at construction and keeps it in _store; the
+        # adapter mounted on it gives every request its overall deadline and size cap.
+        self._api._store["session"].mount("https://", DeadlineAdapter(self.deadline, max_body))
         self._lock = threading.Lock()
         self._configs: dict[tuple[str, int], _Cached] = {}
         self._hosts: dict[str, Host] = {}
@@ -1056,11 +1071,18 @@ class ProxmoxSource:
         self, method: str, path: str, args: dict[str, Any], what: str
     ) -> tuple[Any, ProxmoxError | None]:
         resource = self._api(path)
+        # One requests.Session; it is not made for concurrent use. A request ahead of us
+        # ends within its deadline, so waiting longer than one deadline means it is stuck.
+        if not self._lock.acquire(timeout=self.deadline):
+            return None, self._scrub(ProxmoxError(
+                f"{what} waited {self.deadline:g} s for an earlier request to {self.endpoint} "
+                "to finish",
+                "pveproxy is answering very slowly: check the node (systemctl status pveproxy)",
+            ))  # fmt: skip
         try:
-            with self._lock:  # one requests.Session; it is not made for concurrent use
-                if method == "GET":
-                    return resource.get(**args), None
-                return resource.post(**args), None
+            if method == "GET":
+                return resource.get(**args), None
+            return resource.post(**args), None
         except ResourceException as exc:
             return None, self._http_error(what, exc)
         except requests.exceptions.RequestException as exc:
@@ -1072,6 +1094,8 @@ class ProxmoxSource:
             ))  # fmt: skip
         except (KeyError, TypeError, AttributeError):  # JSON without the {"data": ...} wrapper
             return None, self._garbled(what, "JSON without a data member")
+        finally:
+            self._lock.release()
 
     def _parse(self, parse: Callable[[Any], Any], data: Any) -> Any:
         try:
@@ -1124,6 +1148,19 @@ class ProxmoxSource:
     ) -> ProxmoxError:
         text = str(exc)
         where = self.endpoint
+        if isinstance(exc, TooLarge):
+            return self._scrub(ProxmoxError(
+                f"the answer to {what} from {where} is larger than {_size(exc.cap)} "
+                f"({exc.size} bytes or more); it was dropped",
+                "something other than pveproxy answered (a proxy?): check host and port",
+            ))  # fmt: skip
+        if isinstance(exc, DeadlineExceeded):
+            return self._scrub(ProxmoxError(
+                f"timed out: no complete answer to {what} from {where} within "
+                f"{self.deadline:g} s",
+                "pveproxy (or something in between) is answering a trickle at a time: check "
+                "the node and the network, or raise [proxmox] timeout if the cluster is slow",
+            ))  # fmt: skip
         if isinstance(exc, requests.exceptions.SSLError):
             if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
                 if "mismatch" in text or "not valid for" in text or "doesn't match" in text:
@@ -1156,6 +1193,10 @@ class ProxmoxSource:
                 error.reason.replace(secret, "***"), error.hint.replace(secret, "***"), error.status
             )
         return error
+
+
+def _size(cap: int) -> str:
+    return f"{cap // 2**20} MiB" if cap >= 2**20 else f"{cap} bytes"
 
 
 def _preview(raw: bytes) -> str:
@@ -1195,5 +1236,9 @@ def _connection_words(text: str, where: str) -> tuple[str, str]:
             f"connection to {where} dropped mid-answer",
             "retry; if it persists a proxy or firewall is cutting connections",
         )
-    detail = text.rsplit("(Caused by ", 1)[-1][:120]
-    return (f"cannot connect to {where}: {detail}", "check the host, the port and the network")
+    detail = text.rsplit("(Caused by ", 1)[-1]
+    # urllib3 quotes its objects ("<...HTTPSConnection object at 0x7f...>: "): drop them.
+    detail = re.sub(r"<[^<>]* object at 0x[0-9a-f]+>:?\s*", "", detail)
+    detail = re.sub(r"^\w+\(['\"]?|['\"]?\)+$", "", detail).strip() or "no details"
+    hint = "check the host, the port and the network"
+    return (f"cannot connect to {where}: {detail[:120]}", hint)

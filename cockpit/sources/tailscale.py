@@ -24,6 +24,12 @@ When no socket is found, or connecting to it finds nothing listening, `fetch` ru
 `tailscale status --json` instead: the CLI knows how to reach daemons we cannot (Windows'
 named pipe, the macOS app over XPC) and prints the same ipnstate.Status document, so both
 paths share `parse_status`. Every failure comes out as a SourceError saying what to do.
+
+`timeout` bounds each socket operation; each request as a whole (connect to last byte) is
+bounded by DEADLINE_FACTOR times it and its answer by a size cap (cockpit.sources.deadline),
+so a tailscaled that trickles its answer fails in bounded time and memory. A tailscaled that
+answers but is not connected (logged out, stopped, waiting for approval) is a `problem`
+the poller shows in the health, with the command that fixes it.
 """
 
 from __future__ import annotations
@@ -34,16 +40,19 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+import httpcore
 import httpx
 import orjson
 
 from cockpit.model import Peer
 from cockpit.model import TailnetStatus as DaemonStatus
+from cockpit.sources.deadline import BodyTooLarge, DeadlineBackend
 from cockpit.sources.health import NotFound, SourceError
 
 LOCALAPI_HOST = "local-tailscaled.sock"
@@ -71,6 +80,32 @@ DERP_CODES = {number: code for code, number in DERP_REGIONS.items()}
 NOT_RUNNING_HINT = "is tailscaled running? set [tailscale] socket in the config"
 OPERATOR_HINT = "run as root or `sudo tailscale set --operator=$USER`"
 SHAPE_HINT = "is this `tailscale status --json` output from a tailscale the cockpit supports?"
+DEADLINE_FACTOR = 2.0  # a whole request may take this many times the per-read timeout
+MAX_BODY = 16 * 2**20  # the status of a tailnet with thousands of peers is a few MiB
+# BackendState values (ipn.State) in which tailscaled is not connected to the tailnet, with
+# what it means and what fixes it. "Running" is connected; "Starting" is on its way.
+NOT_CONNECTED = {
+    "NeedsLogin": (
+        "tailscaled is logged out (BackendState NeedsLogin): the peers shown are not live",
+        "log in with `sudo tailscale up` (or `tailscale login`)",
+    ),
+    "NeedsMachineAuth": (
+        "this machine waits for approval in the tailnet (BackendState NeedsMachineAuth)",
+        "approve it in the admin console (Machines); it connects by itself afterwards",
+    ),
+    "Stopped": (
+        "tailscaled is stopped (BackendState Stopped): the peers shown are not live",
+        "start it with `sudo tailscale up`",
+    ),
+    "NoState": (
+        "tailscaled has not started its backend yet (BackendState NoState)",
+        "wait a moment; if it stays so, check `sudo systemctl status tailscaled`",
+    ),
+    "InUseOtherUser": (
+        "tailscaled is in use by another user (BackendState InUseOtherUser)",
+        "switch with `tailscale switch`, or log in as that user",
+    ),
+}
 
 
 # --- records ---------------------------------------------------------------------------------
@@ -429,6 +464,10 @@ def _not_found(paths: Iterable[str]) -> _Unreachable:
     return _Missing(f"tailscaled socket not found at {shown}", NOT_RUNNING_HINT)
 
 
+def _size(cap: int) -> str:
+    return f"{cap // 2**20} MiB" if cap >= 2**20 else f"{cap} bytes"
+
+
 def _message(response: httpx.Response) -> str:
     """tailscaled's error text: {"error": ...} from WriteErrorJSON, else the plain body."""
     text = response.text.strip()
@@ -478,6 +517,7 @@ class TailscaleSource:
         *,
         endpoint: Endpoint | None = None,
         search_paths: Sequence[str] | None = None,
+        max_body: int = MAX_BODY,
     ) -> None:
         self.socket_path = socket_path
         self.cli = cli
@@ -485,6 +525,8 @@ class TailscaleSource:
         self.endpoint = endpoint  # fixed endpoint (tests, a found GUI app); else discovered
         self.search_paths = search_paths
         self.last_via = ""  # where the last good answer came from, for the health line
+        self.deadline = DEADLINE_FACTOR * timeout
+        self.max_body = max_body
 
     # -- public --------------------------------------------------------------------------
 
@@ -524,6 +566,22 @@ class TailscaleSource:
             return PingReply(ip=ip, err=f'ping "{ip}" timed out')
         return parse_ping(_loads(self._body(endpoint, response, "ping"), endpoint.where))
 
+    def problem(self, status: Any) -> SourceError | None:
+        """What keeps an answering tailscaled from being "ok": not connected to the tailnet."""
+        state = getattr(status, "backend_state", "") or ""
+        if state in NOT_CONNECTED:
+            return SourceError(*NOT_CONNECTED[state])
+        return None
+
+    @staticmethod
+    def note(status: Any) -> str:
+        """tailscaled's own health warnings, for the health line while it is connected."""
+        warnings = [str(w) for w in getattr(status, "health", ()) or () if str(w).strip()]
+        if not warnings:
+            return ""
+        more = f" (+{len(warnings) - 1} more)" if len(warnings) > 1 else ""
+        return f"tailscaled warns: {warnings[0][:160]}{more}"
+
     # -- reaching tailscaled -------------------------------------------------------------
 
     def _endpoint(self) -> Endpoint | None:
@@ -545,16 +603,22 @@ class TailscaleSource:
     def _raise_missing(self) -> Endpoint:
         raise self._missing()
 
-    def _client(self, endpoint: Endpoint) -> httpx.Client:
+    def _client(self, endpoint: Endpoint, backend: DeadlineBackend) -> httpx.Client:
         # trust_env=False: a proxy from the environment must never see LocalAPI traffic.
+        uds = endpoint.address if endpoint.kind == "unix" else None
+        transport = httpx.HTTPTransport(uds=uds, trust_env=False)
+        # httpx.HTTPTransport takes no network backend; its connection pool is httpcore's
+        # public one, built here with the backend that holds the deadline and the cap.
+        transport._pool = httpcore.ConnectionPool(uds=uds, network_backend=backend)
         if endpoint.kind == "unix":
             return httpx.Client(
-                transport=httpx.HTTPTransport(uds=endpoint.address),
+                transport=transport,
                 base_url=f"http://{LOCALAPI_HOST}",
                 timeout=self.timeout,
                 trust_env=False,
             )
         return httpx.Client(
+            transport=transport,
             base_url=f"http://{endpoint.address}",
             headers={"Host": LOCALAPI_HOST},
             auth=httpx.BasicAuth("", endpoint.token),
@@ -569,8 +633,10 @@ class TailscaleSource:
         path: str,
         params: Mapping[str, str] | None = None,
     ) -> httpx.Response:
+        backend = DeadlineBackend(self.deadline, self.max_body)
         try:
-            with self._client(endpoint) as client:
+            with self._client(endpoint, backend) as client:
+                backend.start()
                 response = client.request(method, path, params=params)
                 response.read()
                 return response
@@ -579,9 +645,22 @@ class TailscaleSource:
                 f"connecting to tailscaled at {endpoint.where} timed out", NOT_RUNNING_HINT
             ) from None
         except httpx.TimeoutException:
+            if backend.expired or time.monotonic() >= backend.ends_at:
+                raise _NoAnswer(
+                    f"tailscaled at {endpoint.where} did not finish answering {method} {path} "
+                    f"within {self.deadline:g} s",
+                    "it answers a trickle at a time: tailscaled may be overloaded or hung; "
+                    "check `sudo systemctl status tailscaled`",
+                ) from None
             raise _NoAnswer(
                 f"tailscaled at {endpoint.where} did not answer within {self.timeout:g} s",
                 "tailscaled may be hung; check `sudo systemctl status tailscaled`",
+            ) from None
+        except BodyTooLarge as exc:
+            raise SourceError(
+                f"the answer of {endpoint.where} to {method} {path} is larger than "
+                f"{_size(exc.cap)} ({exc.size} bytes or more); it was dropped",
+                f"is {endpoint.where} really tailscaled's socket? set [tailscale] socket",
             ) from None
         except httpx.TransportError as exc:
             raise self._transport_error(endpoint, exc) from None
@@ -596,9 +675,18 @@ class TailscaleSource:
             return _Unreachable(f"nothing is listening on {where} ({what})", NOT_RUNNING_HINT)
         if isinstance(cause, PermissionError):
             return SourceError(f"cannot connect to {where}: permission denied", OPERATOR_HINT)
+        text = str(exc).lower()
+        if isinstance(cause, ConnectionResetError | BrokenPipeError) or (
+            "disconnected" in text or "reset" in text or "incomplete" in text
+        ):
+            return SourceError(
+                f"tailscaled at {where} closed the connection before it finished answering",
+                "tailscaled may be restarting or crashing: check `sudo systemctl status "
+                "tailscaled` and `journalctl -u tailscaled`; retrying",
+            )
         if isinstance(exc, httpx.ProtocolError):
             return SourceError(
-                f"{where} does not speak HTTP like tailscaled ({exc})",
+                f"{where} does not speak HTTP like tailscaled (its answer is not valid HTTP)",
                 f"is {where} really tailscaled's socket? set [tailscale] socket in the config",
             )
         detail = cause.strerror if cause is not None and cause.strerror else str(exc)

@@ -32,6 +32,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--context", metavar="NAME", help="the kubeconfig context to use")
     parser.add_argument(
+        "--insecure",
+        action="store_true",
+        help="do not verify the Proxmox certificate (as insecure = true in [proxmox]); anyone "
+        "on the path can then read the API token, so prefer ca_file",
+    )
+    parser.add_argument(
         "--theme",
         help="colour theme, a name from themes/*.toml (default: "
         "[ui] theme in the config, then dark)",
@@ -137,6 +143,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # The action commands carry their own handler (cockpit.cli.actions).
     command = COMMANDS.get(args.command) or getattr(args, "run", cmd_ui)
+    if args.insecure:  # the config reads it like [proxmox] insecure, and warns the same way
+        os.environ["COCKPIT_PROXMOX_INSECURE"] = "1"
     try:
         if debug_crash() == "command":
             deliberate_crash()

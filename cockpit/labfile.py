@@ -77,7 +77,7 @@ DAEMONSET_TOLERATIONS = (
 )
 # kubelet's default hard eviction threshold (memory.available<100Mi) comes off allocatable.
 DEFAULT_RESERVED = Resources(0, 100 * 2**20)
-MAX_LAB_PODS = 50_000  # five times the largest cluster the benchmarks measure
+MAX_LAB_PODS = 20_000  # twice the largest cluster the benchmarks measure
 
 
 class LabFileError(TomlFileError):

@@ -325,6 +325,11 @@ def test_tailscale_ping_latency_out_of_range(value: Any) -> None:
         tailscale.parse_ping({"IP": "100.64.0.2", "LatencySeconds": value})
 
 
+def test_tailscale_whois_legacy_derp_beyond_int_digits() -> None:
+    doc = {"Node": {"Name": "pi-1.ts.net.", "DERP": "127.3.3.40:" + "9" * 5000}}
+    assert tailscale.parse_whois(doc).peer.relay == ""
+
+
 def test_tailscale_status_json_bytes() -> None:
     raw = [b"", b"{", b'{"Peer": 1e400}', b"[]", b"null", b'{"Self": {"Online": 1e400}}']
 

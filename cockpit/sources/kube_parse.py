@@ -156,7 +156,7 @@ def _int(value: Any, field: str, default: int, index: int | None = None) -> int:
     if type(value) is int:  # not isinstance: True is not one replica
         if -_INT64 <= value < _INT64:  # the API's integers are int32 or int64
             return value
-        raise _FieldError(field, f"out of range: a {len(str(abs(value)))}-digit number", index)
+        raise _FieldError(field, "out of range: beyond 64 bits", index)
     if value is None:
         return default
     raise _FieldError(field, f"expected a whole number, got {_type_name(value)} {value!r}", index)

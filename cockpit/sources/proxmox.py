@@ -276,8 +276,7 @@ _PVE_NUMBER_LIMIT = 2**63
 
 def _in_range(value: T) -> T:
     if not -_PVE_NUMBER_LIMIT < value < _PVE_NUMBER_LIMIT:  # False for NaN too
-        digits = f"a {len(str(abs(value)))}-digit number" if isinstance(value, int) else ""
-        shown = digits or f"{value!r:.40}"
+        shown = "beyond 64 bits" if isinstance(value, int) else f"{value!r:.40}"
         raise ValueError(f"number out of range: {shown}")
     return value
 
@@ -1100,7 +1099,7 @@ class ProxmoxSource:
     def _parse(self, parse: Callable[[Any], Any], data: Any) -> Any:
         try:
             return parse(data)
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        except (ValueError, TypeError, KeyError, AttributeError, ArithmeticError) as exc:
             error = self._scrub(ProxmoxError(
                 f"unexpected answer from {self.endpoint}: {exc}",
                 "is this a Proxmox VE node of version 7 or later? check host and port",

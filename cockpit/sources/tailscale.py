@@ -293,7 +293,8 @@ def _home_derp(node: Mapping[str, Any]) -> str:
     number = _field(node, "HomeDERP", int, "Node", 0)
     if not number:
         legacy = _text(node, "DERP", "Node")
-        number = int(legacy.rpartition(":")[2]) if legacy.rpartition(":")[2].isdigit() else 0
+        region = legacy.rpartition(":")[2]
+        number = int(region) if region.isdigit() and len(region) < 10 else 0
     return DERP_CODES.get(number, str(number) if number else "")
 
 

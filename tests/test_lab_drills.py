@@ -196,6 +196,30 @@ def test_crashloop_and_rollback(tailnet: RunningLab) -> None:
     wait_for(healed, 30, "the rollback to bring healthy pods")
 
 
+def test_image_pull_failure_stalls_the_rollout(tailnet: RunningLab) -> None:
+    what = run_drill(tailnet.control, "image-pull", target="yodangang/yodangang-web")
+    bad = what.split(" set to ")[1].split(",")[0]
+
+    def waiting(reason: str) -> list[dict]:
+        tailnet.world.clock.advance(2)
+        return [
+            p for p in pods(tailnet, "-l", "app.kubernetes.io/name=yodangang-web")
+            if p["spec"]["containers"][0]["image"] == bad
+            and (p["status"].get("containerStatuses") or [{}])[0].get("state", {})
+            .get("waiting", {}).get("reason") == reason
+        ]  # fmt: skip
+
+    pod = wait_for(lambda: waiting("ErrImagePull"), 15, "ErrImagePull")[0]
+    assert pod["status"]["phase"] == "Pending"
+    assert "not found" in pod["status"]["containerStatuses"][0]["state"]["waiting"]["message"]
+    wait_for(lambda: waiting("ImagePullBackOff"), 15, "ImagePullBackOff")
+    assert "ImagePullBackOff" in kubectl(tailnet, "get", "pods", "-n", "yodangang")
+    web = pods(tailnet, "-l", "app.kubernetes.io/name=yodangang-web")
+    old = [p for p in web if p["spec"]["containers"][0]["image"] != bad
+           and p["status"]["phase"] == "Running"]  # fmt: skip
+    assert len(old) == 3  # maxUnavailable 25% of 3 rounds down: the old pods all stay
+
+
 def test_arch_mismatch_is_an_exec_format_error(tailnet: RunningLab) -> None:
     what = run_drill(tailnet.control, "arch-mismatch")
     assert "legacy-exporter" in what and "arm64" in what

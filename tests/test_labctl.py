@@ -79,6 +79,7 @@ def test_labctl_drives_a_running_lab(lab_process: Path) -> None:
     wait_for(lambda: "peer  x86-vm-1  online  relay" in labctl(lab_process, "list"), 20,
              "the drill to run at its lab time")  # fmt: skip
     doc = json.loads(labctl(lab_process, "list", "--json"))
+    assert doc["schema"] == "cockpit.labctl/1"
     assert any("peer-relayed" in h["what"] for h in doc["history"])
 
 
@@ -122,6 +123,12 @@ def test_labctl_without_a_lab_says_what_to_do(tmp_path: Path) -> None:
     result = cockpit("labctl", "--config", str(tmp_path / "config.toml"), "list")
     assert result.returncode == 2 and "does not answer" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_demo_refuses_an_unknown_drill_before_opening_the_screen() -> None:
+    result = cockpit("demo", "tailnet", "--drill", "meteor")
+    assert result.returncode == 2
+    assert "no drill named 'meteor'" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_drills_lists_one_line_each() -> None:

@@ -324,6 +324,7 @@ class LabControl:
             pending = [{"at": now_iso(s.due), "what": s.label} for s in self.pending]
             history = [{"at": now_iso(h.at), "what": h.what} for h in self.history]
         return {
+            "schema": "cockpit.labctl/1",
             "lab": self.world.lab.name,
             "clock": now_iso(self.clock.now()),
             "hosts": hosts,

@@ -320,6 +320,28 @@ def crashloop(ctl: LabControl, target: str) -> str:
     return f"deployment {ns}/{name} rolled out {bad}, which exits on start"
 
 
+def image_pull(ctl: LabControl, target: str) -> str:
+    """A mistyped tag: the registry has no such image, so the new pods never start."""
+    d = _deployment(ctl, target)
+    container = d["spec"]["template"]["spec"]["containers"][0]
+    image = container.get("image", "app")
+    tail = image.rsplit("/", 1)[-1]
+    repo, _, tag = image.rpartition(":") if ":" in tail else (image, "", "latest")
+    bad = f"{repo}:{tag}x"  # one stray key
+    ctl.lab.kube.controllers.image_faults[bad] = ImageFault(missing=True)
+    ctl.kube(
+        "PATCH",
+        _path(d),
+        {
+            "spec": {
+                "template": {"spec": {"containers": [{"name": container["name"], "image": bad}]}}
+            }
+        },
+    )
+    ns, name = key_of(d)
+    return f"deployment {ns}/{name} set to {bad}, which the registry does not have"
+
+
 def arch_mismatch(ctl: LabControl, target: str) -> str:
     """An image built for one CPU pinned to a node of the other: exec format error."""
     archs = {(n["metadata"].get("labels") or {}).get("kubernetes.io/arch", "") for n in ctl.nodes()}
@@ -473,6 +495,11 @@ DRILLS: dict[str, Drill] = {
             "crashloop",
             "a bad release: the app's new image exits on start (CrashLoopBackOff)",
             crashloop,
+        ),
+        Drill(
+            "image-pull",
+            "a mistyped image tag: ErrImagePull, then ImagePullBackOff, the rollout stalls",
+            image_pull,
         ),
         Drill(
             "arch-mismatch",

@@ -58,6 +58,7 @@ class Controllers(
         self.metrics_enabled = True
         self.hpa_scaling = False  # see cockpit.lab.kube.autoscaling
         self.image_faults: dict[str, ImageFault] = {}
+        self._pull_failed: dict[tuple[str, str], float] = {}
         self._event_names: dict[tuple[str, str, str], str] = {}  # (uid, reason, message) -> name
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

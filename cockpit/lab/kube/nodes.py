@@ -107,7 +107,8 @@ class NodeControllers(ControllerState):
             if pod.get("spec", {}).get("nodeName") == name and is_ready(pod):
                 pod = self.store.get(PODS, key_of(pod))
                 set_condition(pod, "Ready", "False", "NodeNotReady", "", now)
-                self.store.update(PODS, pod)
+                pod = self.store.update(PODS, pod)
+                self.event(pod, "Warning", "NodeNotReady", "Node is not ready", now)
 
     def taint_eviction(self, now: float) -> None:
         """The taint manager: NoExecute taints evict pods that do not tolerate them, after
@@ -220,6 +221,11 @@ class NodeControllers(ControllerState):
             if crashed is not None:
                 cs.update(crashed)
         ready = all(cs["ready"] for cs in status["containerStatuses"])
+        if any(
+            "waiting" in cs["state"] and cs["state"]["waiting"]["reason"] == "ErrImagePull"
+            for cs in status["containerStatuses"]
+        ):
+            status["phase"] = "Pending"  # a container that could not be pulled never ran
         set_condition(pod, "Initialized", "True", "", "", now)
         for kind in ("ContainersReady", "Ready"):
             set_condition(

@@ -5,9 +5,12 @@ per-peer fields."""
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
+import queue
 import select
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -82,13 +85,18 @@ def test_events_are_listed_and_watched_with_their_sources(tailnet: RunningLab) -
         time.sleep(1.0)  # the watch is open
         kubectl(tailnet, "scale", "deployment/cnpg-controller-manager", "-n", "cnpg-system",
                 "--replicas=2")  # fmt: skip
+        # A reader thread: select() on a buffered text pipe misses lines already read ahead.
+        lines: queue.Queue[str] = queue.Queue()
+        assert watch.stdout is not None
+        threading.Thread(
+            target=lambda: [lines.put(line) for line in watch.stdout],
+            daemon=True,  # type: ignore[union-attr]
+        ).start()
         seen: list[str] = []
         deadline = time.monotonic() + 20
-        assert watch.stdout is not None
-        while time.monotonic() < deadline and not any("Started" in s for s in seen):
-            ready, _, _ = select.select([watch.stdout], [], [], 0.5)
-            if ready:
-                seen.append(watch.stdout.readline())
+        while time.monotonic() < deadline and not any(s.startswith("Started") for s in seen):
+            with contextlib.suppress(queue.Empty):
+                seen.append(lines.get(timeout=0.5))
         assert any(s.startswith("SuccessfulCreate") and "replicaset-controller" in s for s in seen)
         assert any(s.startswith("Scheduled") and "default-scheduler" in s for s in seen)
         assert any(s.startswith("Started") and "kubelet" in s for s in seen), seen

@@ -205,3 +205,27 @@ def test_tailscale_peer_fields_over_the_socket(tailnet: RunningLab) -> None:
     assert "Expired" not in direct
     tailnet.world.health.append("not connected to home DERP region 1")
     assert tailscale_status(tailnet)["Health"] == ["not connected to home DERP region 1"]
+
+
+def test_a_failed_task_carries_its_error_text(tailnet: RunningLab) -> None:
+    pve = proxmox(tailnet)
+    tailnet.world.shutdown_seconds[100] = 120.0  # a guest that ignores ACPI for two minutes
+    upid = pve.nodes("friend-pve").qemu(100).status.shutdown.post(timeout=10)
+    tailnet.world.clock.advance(30)
+    task = next(t for t in pve.cluster.tasks.get() if t["upid"] == upid)
+    assert task["status"] == "VM quit/powerdown failed - got timeout"
+    assert task["endtime"] >= task["starttime"]
+
+
+def test_events_expire_after_an_hour(tailnet: RunningLab) -> None:
+    kubectl(tailnet, "scale", "deployment/cnpg-controller-manager", "-n", "cnpg-system",
+            "--replicas=2")  # fmt: skip
+
+    def started() -> bool:
+        events = kubectl_json(tailnet, "get", "events", "-n", "cnpg-system")["items"]
+        return any(e["reason"] == "Started" for e in events)
+
+    wait_for(started, 10, "the new pod's events")
+    tailnet.world.clock.advance(3700)
+    wait_for(lambda: not kubectl_json(tailnet, "get", "events", "-n", "cnpg-system")["items"],
+             10, "the events to expire")  # fmt: skip

@@ -106,6 +106,7 @@ class Controllers(
                 if self.metrics_backend_up():
                     self.metrics(now)
                 self.autoscalers(now)
+                self.expire_events(now)
                 self.last_metrics = now
 
     # --- admission and deletion (called by the API) ----------------------------------

@@ -77,6 +77,18 @@ def test_host_power_loss(tailnet: RunningLab) -> None:
     printed = kubectl(tailnet, "get", "pods", "-n", stuck[0]["metadata"]["namespace"])
     assert f"{stuck[0]['metadata']['name']} " in printed and "Terminating" in printed
 
+    # The amd64-only exporter has nowhere left to go: Pending, in the scheduler's words.
+    def pending() -> list[dict]:
+        return [p for p in pods(tailnet, "-n", "monitoring") if p["status"]["phase"] == "Pending"]
+
+    replacement = wait_for(pending, 10, "the exporter's replacement Pending")[0]
+    scheduled = next(c for c in replacement["status"]["conditions"]
+                     if c["type"] == "PodScheduled")  # fmt: skip
+    assert scheduled["status"] == "False" and scheduled["reason"] == "Unschedulable"
+    assert scheduled["message"].startswith("0/5 nodes are available")
+    events = kubectl(tailnet, "get", "events", "-n", "monitoring")
+    assert "FailedScheduling" in events
+
 
 def test_coredns_node_reboot_leaves_dns_without_a_ready_endpoint(tailnet: RunningLab) -> None:
     dns_node = dns_endpoints(tailnet)[0]["nodeName"]

@@ -88,6 +88,11 @@ def test_host_power_loss(tailnet: RunningLab) -> None:
     assert scheduled["message"].startswith("0/5 nodes are available")
     events = kubectl(tailnet, "get", "events", "-n", "monitoring")
     assert "FailedScheduling" in events
+    # What a person does for a box that is not coming back: delete the node; the pod
+    # garbage collector then removes the pods stuck on it.
+    kubectl(tailnet, "delete", "node", "x86-vm-1")
+    tailnet.world.clock.advance(45)
+    wait_for(lambda: not terminating(), 10, "the orphaned pods collected")
 
 
 def test_coredns_node_reboot_leaves_dns_without_a_ready_endpoint(tailnet: RunningLab) -> None:

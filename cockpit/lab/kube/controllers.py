@@ -58,6 +58,7 @@ class Controllers(
         self.metrics_enabled = True
         self.hpa_scaling = False  # see cockpit.lab.kube.autoscaling
         self.image_faults: dict[str, ImageFault] = {}
+        self.orphaned_since: dict[str, float] = {}
         self._pull_failed: dict[tuple[str, str], float] = {}
         self._event_names: dict[tuple[str, str, str], str] = {}  # (uid, reason, message) -> name
         self._stop = threading.Event()
@@ -93,6 +94,7 @@ class Controllers(
             now = self.clock.now()
             self.node_lifecycle(now)
             self.taint_eviction(now)
+            self.pod_gc(now)
             self.kubelets(now)
             self.container_runtime(now)
             self.deployments(now)

@@ -25,8 +25,11 @@ from cockpit.lab.kube.meta import (
     terminating,
 )
 
+POD_GC_AFTER = 40.0  # the pod GC's quarantine before it deletes an orphaned pod
+
 
 class NodeControllers(ControllerState):
+    orphaned_since: dict[str, float]  # a deleted node -> when its pods were first seen
     # --- nodes ---------------------------------------------------------------------------
 
     def node_lifecycle(self, now: float) -> None:
@@ -135,6 +138,27 @@ class NodeControllers(ControllerState):
                         now,
                     )
                     break
+
+    def pod_gc(self, now: float) -> None:
+        """The pod garbage collector: pods bound to a node that no longer exists (a node
+        deleted while its pods were stuck Terminating) are force-deleted after a while."""
+        nodes = self.store.objects[NODES]
+        gone = {
+            pod.get("spec", {}).get("nodeName")
+            for pod in self.store.items(PODS)
+            if pod.get("spec", {}).get("nodeName") and ("", pod["spec"]["nodeName"]) not in nodes
+        }
+        for name in list(self.orphaned_since):
+            if name not in gone:
+                del self.orphaned_since[name]
+        for name in gone:
+            self.orphaned_since.setdefault(name, now)
+        due = {n for n in gone if now - self.orphaned_since[n] >= POD_GC_AFTER}
+        if not due:
+            return
+        for pod in self.store.items(PODS):
+            if pod.get("spec", {}).get("nodeName") in due:
+                self.store.delete(PODS, key_of(pod))
 
     # --- kubelets ------------------------------------------------------------------------
 

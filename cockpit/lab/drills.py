@@ -22,7 +22,11 @@ from cockpit.lab.kube.meta import NODES, PODS, key_of, now_iso, set_condition
 if TYPE_CHECKING:
     from cockpit.lab.control import LabControl
 
-THERMAL_OFF_SECONDS = 240.0  # a Pi that overheated is back once it has cooled down
+THERMAL_OFF_SECONDS = 240.0
+# The CoreDNS node's reboot hangs (an update, a file-system check) for ten lab minutes:
+# long enough for the pod's 300 s unreachable toleration to run out, as in seed 004, and
+# for a person rehearsing to see the outage and fix it before it heals by itself.
+DNS_NODE_DOWN = 600.0  # a Pi that overheated is back once it has cooled down
 DISK_PRESSURE_TAINT = "node.kubernetes.io/disk-pressure"
 
 
@@ -117,7 +121,7 @@ def coredns_node_reboot(ctl: LabControl, target: str) -> str:
     node = target or pods[0]["spec"]["nodeName"]
     if node not in ctl.world.backing:
         raise ControlError(f"node {node!r} has no machine under it in this lab")
-    return f"node {node} (CoreDNS) rebooting: " + ctl.reboot(node)
+    return f"node {node} (CoreDNS) rebooting: " + ctl.reboot(node, DNS_NODE_DOWN)
 
 
 def rpi_thermal(ctl: LabControl, target: str) -> str:
@@ -462,7 +466,7 @@ DRILLS: dict[str, Drill] = {
         ),
         Drill(
             "coredns-node-reboot",
-            "the node running CoreDNS reboots (seed 004): cluster DNS has no endpoint",
+            "the CoreDNS node reboots and stays down 10 min (seed 004): DNS has no endpoint",
             coredns_node_reboot,
         ),
         Drill(

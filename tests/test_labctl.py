@@ -101,6 +101,24 @@ def test_join_plugs_in_a_node_and_a_peer(lab_process: Path) -> None:
              15, "a pod on the new node")  # fmt: skip
 
 
+def test_a_dead_pi_is_replaced_under_its_name(lab_process: Path) -> None:
+    kubeconfig = lab_process.parent / "kubeconfig"
+    refused = cockpit("labctl", "--config", str(lab_process), "join", "rpi5-kr2")
+    assert refused.returncode == 2 and "delete it first" in refused.stderr
+    labctl(lab_process, "power-off", "rpi5-kr2")
+    kubectl_ok(kubeconfig, "delete", "node", "rpi5-kr2")
+    said = labctl(lab_process, "join", "rpi5-kr2", "--arch", "arm64", "--site", "friend-kr-2")
+    assert "plugged in" in said
+
+    def back() -> bool:
+        rows = kubectl_ok(kubeconfig, "get", "nodes").splitlines()
+        return any(r.split()[:2] == ["rpi5-kr2", "Ready"] for r in rows)
+
+    wait_for(back, 15, "the new Pi registered under the old name")
+    listed = labctl(lab_process, "list")
+    assert "host  rpi5-kr2  on" in listed and "peer  rpi5-kr2  online" in listed
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

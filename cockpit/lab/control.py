@@ -162,7 +162,9 @@ class LabControl:
         if site and sites and site not in sites:
             raise ControlError(f"unknown site {site!r} (sites: {', '.join(sites)})")
         if self.lab.kube.store.find(NODES, ("", name)) is not None:
-            raise ControlError(f"a node named {name!r} already exists")
+            raise ControlError(
+                f"a node named {name!r} already exists (delete it first to rejoin under that name)"
+            )
         spec = JOIN_SPECS[arch]
         ip = ip or _tailnet_ip(name)
         host = Host(

@@ -4,6 +4,7 @@ the fault; these tests read its consequences the way the cockpit (or a person) w
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -206,6 +207,16 @@ def test_crashloop_and_rollback(tailnet: RunningLab) -> None:
 
     pod = wait_for(crashing, 20, "a pod in CrashLoopBackOff")[0]
     name = pod["metadata"]["name"]
+    cs = pod["status"]["containerStatuses"][0]
+    # The kubelet's own shapes, as in the captured crash loop (fixtures/kube/k8rs-crashloop).
+    assert re.fullmatch(
+        r"back-off (\d+m)?\d+s restarting failed container=yodangang-web "
+        rf"pod={name}_yodangang\({pod['metadata']['uid']}\)",
+        cs["state"]["waiting"]["message"],
+    )
+    last = cs["lastState"]["terminated"]
+    assert last["reason"] == "Error" and last["exitCode"] == 1
+    assert "FATAL" in last["message"] and last["containerID"].startswith("containerd://")
     assert "CrashLoopBackOff" in kubectl(tailnet, "get", "pods", "-n", "yodangang")
     logs = kubectl(tailnet, "logs", "-n", "yodangang", name, "--previous")
     assert "FATAL: cannot reach the database" in logs.splitlines()[-1]

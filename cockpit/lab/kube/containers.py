@@ -16,6 +16,7 @@ The status written is the kubelet's: state.waiting{reason, message}, lastState.t
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from cockpit.lab.kube.meta import (
@@ -71,6 +72,25 @@ def pull_failure(image: str) -> dict:
     return {"waiting": {"reason": "ErrImagePull", "message": _not_found(image)}}
 
 
+def go_duration(seconds: float) -> str:
+    """A duration as Go's time.Duration prints it ("10s", "2m40s", "5m0s"), which is how
+    the kubelet writes the back-off in its message."""
+    whole = int(seconds)
+    minutes, secs = divmod(whole, 60)
+    return f"{minutes}m{secs}s" if minutes else f"{secs}s"
+
+
+def container_id(uid: str, name: str, restarts: int) -> str:
+    """A containerd ID: a new one for every restart of the container."""
+    return "containerd://" + hashlib.sha256(f"{uid}/{name}/{restarts}".encode()).hexdigest()
+
+
+def image_id(image: str) -> str:
+    head, _, tail = image.rpartition("/")
+    repo = (f"{head}/" if head else "") + tail.partition("@")[0].partition(":")[0]
+    return f"{repo}@sha256:" + hashlib.sha256(f"image/{image}".encode()).hexdigest()
+
+
 def backoff(restarts: int) -> float:
     """CrashLoopBackOff's wait before restart number `restarts` + 1: 10 s doubling to 5 min."""
     return min(BACKOFF_MAX, BACKOFF_START * 2 ** max(0, restarts - 1))
@@ -117,6 +137,7 @@ class ContainerControllers(ControllerState):
         if exit_ is None or exit_.after > EXEC_FORMAT_AFTER:
             return None
         where = f"{pod['metadata']['name']}_{pod['metadata']['namespace']}"
+        tail = {"message": "\n".join(exit_.log_tail) + "\n"} if exit_.log_tail else {}
         return {
             "ready": False,
             "started": False,
@@ -127,13 +148,16 @@ class ContainerControllers(ControllerState):
                     "reason": exit_.reason,
                     "startedAt": now_iso(now),
                     "finishedAt": now_iso(now + exit_.after),
-                    "containerID": "",
+                    "containerID": container_id(
+                        pod["metadata"].get("uid", ""), container["name"], 0
+                    ),
+                    **tail,
                 }
             },
             "state": {
                 "waiting": {
                     "reason": "CrashLoopBackOff",
-                    "message": f"back-off {int(backoff(1))}s restarting failed "
+                    "message": f"back-off {go_duration(backoff(1))} restarting failed "
                     f"container={container['name']} pod={where}({pod['metadata'].get('uid', '')})",
                 }
             },
@@ -285,12 +309,14 @@ class ContainerControllers(ControllerState):
                         "startedAt": state["running"].get("startedAt"),
                         "finishedAt": now_iso(now),
                         "containerID": cs.get("containerID", ""),
+                        # terminationMessagePolicy FallbackToLogsOnError: the log's tail.
+                        **({"message": "\n".join(exit_.log_tail) + "\n"} if exit_.log_tail else {}),
                     }
                 },
                 state={
                     "waiting": {
                         "reason": "CrashLoopBackOff",
-                        "message": f"back-off {int(wait)}s restarting failed "
+                        "message": f"back-off {go_duration(wait)} restarting failed "
                         f"container={name} pod={where}",
                     }
                 },
@@ -308,6 +334,9 @@ class ContainerControllers(ControllerState):
                 ready=exit_ is None or exit_.reason == "OOMKilled",
                 started=True,
                 state={"running": {"startedAt": now_iso(now)}},
+                containerID=container_id(
+                    pod["metadata"].get("uid", ""), name, cs.get("restartCount", 0)
+                ),
             )
             self.event(pod, "Normal", "Pulled",
                        f'Container image "{image}" already present on machine', now,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 
+from cockpit.lab.kube.containers import container_id, image_id
 from cockpit.lab.kube.meta import (
     NODE_BOOT,
     NODE_GRACE,
@@ -228,14 +229,18 @@ class NodeControllers(ControllerState):
             {
                 "name": c["name"],
                 "image": c.get("image", ""),
-                "imageID": "",
+                "imageID": image_id(c.get("image", "")) if c.get("image") else "",
                 "ready": True,
                 "started": True,
                 # A container that was running before its node went away restarts.
                 "restartCount": previous.get(c["name"], {}).get("restartCount", 0)
                 + (1 if "running" in previous.get(c["name"], {}).get("state", {}) else 0),
                 "state": {"running": {"startedAt": now_iso(now)}},
-                "containerID": "",
+                "containerID": container_id(
+                    pod["metadata"].get("uid", ""),
+                    c["name"],
+                    previous.get(c["name"], {}).get("restartCount", 0) + 1,
+                ),
             }
             for c in pod["spec"].get("containers", [])
         ]

@@ -22,7 +22,6 @@ from cockpit.lab.kube.meta import (
     now_iso,
     parse_time,
     set_condition,
-    suffix,
     terminating,
 )
 from cockpit.lab.kube.objects import node_metrics_object, pod_metrics_object
@@ -367,7 +366,9 @@ class ServiceControllers(ControllerState):
                 current["lastTimestamp"] = now_iso(now)
                 self.store.update(EVENTS, current)
                 return
-        name = f"{meta['name']}.{int(now * 1e6):x}{suffix(3)}"
+        # Named like the recorder names them: the object and UnixNano in hex.
+        self._event_seq = getattr(self, "_event_seq", 0) + 1
+        name = f"{meta['name']}.{int(now * 1e9) + self._event_seq:x}"
         self._event_names[(uid, reason, message)] = name
         component = EVENT_SOURCES.get(reason, "kubelet" if host else "cockpit-lab")
         kind_of = obj.get("kind") or ("Pod" if "containers" in obj.get("spec", {}) else "Node")

@@ -229,3 +229,19 @@ def test_events_expire_after_an_hour(tailnet: RunningLab) -> None:
     tailnet.world.clock.advance(3700)
     wait_for(lambda: not kubectl_json(tailnet, "get", "events", "-n", "cnpg-system")["items"],
              10, "the events to expire")  # fmt: skip
+
+
+def test_a_deleted_node_whose_kubelet_runs_registers_again(tailnet: RunningLab) -> None:
+    before = kubectl_json(tailnet, "get", "node", "rpi5-kr1")
+    kubectl(tailnet, "label", "node", "rpi5-kr1", "added-by-hand=yes")
+    kubectl(tailnet, "delete", "node", "rpi5-kr1")
+    tailnet.world.clock.advance(35)
+
+    def back() -> dict:
+        nodes = kubectl_json(tailnet, "get", "nodes")["items"]
+        return next((n for n in nodes if n["metadata"]["name"] == "rpi5-kr1"), {})
+
+    node = wait_for(back, 10, "rpi5-kr1 registered again")
+    assert node["metadata"]["uid"] != before["metadata"]["uid"]
+    assert "added-by-hand" not in node["metadata"]["labels"]
+    assert node["metadata"]["labels"]["kubernetes.io/arch"] == "arm64"

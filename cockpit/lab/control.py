@@ -261,6 +261,7 @@ class LabControl:
         controllers = self.lab.kube.controllers
         with controllers.lock:
             created = self.lab.kube.store.create(NODES, obj)
+            controllers.kubelet_nodes[name] = obj
             controllers.up_since[name] = now - NODE_BOOT
             controllers.event(created, "Normal", "Starting", "Starting kubelet.", now, host=name)
             controllers.event(

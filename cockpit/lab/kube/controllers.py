@@ -59,6 +59,8 @@ class Controllers(
         self.hpa_scaling = False  # see cockpit.lab.kube.autoscaling
         self.image_faults: dict[str, ImageFault] = {}
         self.orphaned_since: dict[str, float] = {}
+        self.kubelet_nodes: dict[str, dict] = {}  # filled once the nodes are seeded
+        self.unregistered_since: dict[str, float] = {}
         self._pull_failed: dict[tuple[str, str], float] = {}
         self._event_names: dict[tuple[str, str, str], str] = {}  # (uid, reason, message) -> name
         self._stop = threading.Event()

@@ -16,6 +16,7 @@ from cockpit.lab.kube.meta import (
     PODS,
     UNREACHABLE,
     ControllerState,
+    _copy,
     _toleration_seconds,
     condition,
     is_ready,
@@ -27,9 +28,12 @@ from cockpit.lab.kube.meta import (
 )
 
 POD_GC_AFTER = 40.0  # the pod GC's quarantine before it deletes an orphaned pod
+REREGISTER_AFTER = 30.0  # a kubelet notices its Node is gone at its next status update
 
 
 class NodeControllers(ControllerState):
+    kubelet_nodes: dict[str, dict]  # node -> the object its kubelet registers
+    unregistered_since: dict[str, float]
     orphaned_since: dict[str, float]  # a deleted node -> when its pods were first seen
     # --- nodes ---------------------------------------------------------------------------
 
@@ -51,6 +55,35 @@ class NodeControllers(ControllerState):
                 self.down_since.setdefault(name, min(now, self.world.went_down.get(name, now)))
                 if ready_now and now - self.down_since[name] >= NODE_GRACE:
                     self._set_node_unknown(name, now)
+        self.reregister(now)
+
+    def reregister(self, now: float) -> None:
+        """A running kubelet whose Node object was deleted registers it again, as it was
+        first registered (labels from its flags; anything added by hand is gone)."""
+        present = self.store.objects[NODES]
+        for name, template in self.kubelet_nodes.items():
+            if ("", name) in present or not self.world.backing_up(name):
+                self.unregistered_since.pop(name, None)
+                continue
+            since = self.unregistered_since.setdefault(name, now)
+            if now - since < REREGISTER_AFTER:
+                continue
+            obj = _copy(template)
+            for field in ("uid", "resourceVersion", "creationTimestamp"):
+                obj["metadata"].pop(field, None)
+            obj["metadata"]["creationTimestamp"] = now_iso(now)
+            set_condition(
+                obj, "Ready", "True", "KubeletReady", "kubelet is posting ready status", now
+            )
+            created = self.store.create(NODES, obj)
+            self.unregistered_since.pop(name, None)
+            self.event(
+                created,
+                "Normal",
+                "RegisteredNode",
+                f"Node {name} event: Registered Node {name} in Controller",
+                now,
+            )
 
     def _set_node_ready(self, name: str, now: float) -> None:
         node = self.store.get(NODES, ("", name))

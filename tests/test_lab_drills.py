@@ -11,7 +11,15 @@ from pathlib import Path
 
 import pytest
 from kubectl_cli import KUBECTL
-from lab_clients import dns_endpoints, kubectl, kubectl_json, peer, proxmox, ready_dns
+from lab_clients import (
+    dns_endpoints,
+    kubectl,
+    kubectl_json,
+    peer,
+    proxmox,
+    ready_dns,
+    tailscale_status,
+)
 from waiting import wait_for
 
 from cockpit import labfile
@@ -158,6 +166,15 @@ def test_key_expiry(tailnet: RunningLab) -> None:
     expired = peer(tailnet, "rpi5-kr1")
     assert expired["Expired"] is True and not expired["Online"]
     assert expired["KeyExpiry"] < "9999"  # an RFC 3339 time, in the past of the lab clock
+
+
+def test_tailscaled_logged_out(tailnet: RunningLab) -> None:
+    run_drill(tailnet.control, "tailscaled-logged-out")
+    status = tailscale_status(tailnet)
+    assert status["BackendState"] == "NeedsLogin"
+    assert any("logged out" in h for h in status["Health"])
+    assert not status["Peer"]
+    assert node_ready(tailnet, "rpi5-home") == "True"  # the machine itself runs on
 
 
 def test_disk_pressure_evicts_pods(tailnet: RunningLab) -> None:

@@ -159,6 +159,19 @@ def key_expiry(ctl: LabControl, target: str) -> str:
     return f"tailnet peer {peer}'s node key expired"
 
 
+def tailscaled_logged_out(ctl: LabControl, target: str) -> str:
+    """The cockpit machine's own tailscaled loses its login (a key expired, an admin
+    removed it): NeedsLogin, a Health warning, and no peers at all."""
+    with ctl.world.lock:
+        ctl.world.backend_state = "NeedsLogin"
+        ctl.world.health.append(
+            "You are logged out. The last login error was: node key expired; "
+            "run `tailscale up` to log in again"
+        )
+    ctl.world.notify()
+    return "tailscaled on this machine is logged out (NeedsLogin)"
+
+
 def disk_pressure(ctl: LabControl, target: str) -> str:
     """The kubelet on one node sees its disk nearly full: DiskPressure, the NoSchedule
     taint, and its eviction manager evicts pods, lowest priority first."""
@@ -484,6 +497,11 @@ DRILLS: dict[str, Drill] = {
             "key-expiry",
             "a tailnet peer's node key expires and it drops off the tailnet",
             key_expiry,
+        ),
+        Drill(
+            "tailscaled-logged-out",
+            "this machine's tailscaled is logged out: NeedsLogin, a Health warning, no peers",
+            tailscaled_logged_out,
         ),
         Drill(
             "disk-pressure",

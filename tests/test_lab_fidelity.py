@@ -245,3 +245,38 @@ def test_a_deleted_node_whose_kubelet_runs_registers_again(tailnet: RunningLab) 
     assert node["metadata"]["uid"] != before["metadata"]["uid"]
     assert "added-by-hand" not in node["metadata"]["labels"]
     assert node["metadata"]["labels"]["kubernetes.io/arch"] == "arm64"
+
+
+THREE_NODE_PVE = """
+[lab]
+name = "trio"
+[[hosts]]
+name = "pve1"
+cores = 4
+memory = "16G"
+[[hosts]]
+name = "pve2"
+cores = 4
+memory = "16G"
+[[hosts]]
+name = "pve3"
+cores = 4
+memory = "16G"
+"""
+
+
+def test_a_cluster_that_loses_its_majority_is_not_quorate(tmp_path: Path) -> None:
+    lab = labfile.loads(THREE_NODE_PVE, "trio.toml")
+    with RunningLab(lab, speed=20, directory=tmp_path / "lab") as running:
+        pve = proxmox(running)
+
+        def cluster() -> dict:
+            return next(e for e in pve.cluster.status.get() if e["type"] == "cluster")
+
+        assert cluster()["quorate"] == 1 and cluster()["nodes"] == 3
+        running.control.power_off("pve3")
+        assert cluster()["quorate"] == 1  # two of three still vote
+        running.control.power_off("pve2")
+        assert cluster()["quorate"] == 0
+        online = {e["name"]: e["online"] for e in pve.cluster.status.get() if e["type"] == "node"}
+        assert online == {"pve1": 1, "pve2": 0, "pve3": 0}

@@ -5,9 +5,12 @@ per-peer fields."""
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
+import queue
 import select
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -82,13 +85,18 @@ def test_events_are_listed_and_watched_with_their_sources(tailnet: RunningLab) -
         time.sleep(1.0)  # the watch is open
         kubectl(tailnet, "scale", "deployment/cnpg-controller-manager", "-n", "cnpg-system",
                 "--replicas=2")  # fmt: skip
+        # A reader thread: select() on a buffered text pipe misses lines already read ahead.
+        lines: queue.Queue[str] = queue.Queue()
+        assert watch.stdout is not None
+        threading.Thread(
+            target=lambda: [lines.put(line) for line in watch.stdout],
+            daemon=True,  # type: ignore[union-attr]
+        ).start()
         seen: list[str] = []
         deadline = time.monotonic() + 20
-        assert watch.stdout is not None
-        while time.monotonic() < deadline and not any("Started" in s for s in seen):
-            ready, _, _ = select.select([watch.stdout], [], [], 0.5)
-            if ready:
-                seen.append(watch.stdout.readline())
+        while time.monotonic() < deadline and not any(s.startswith("Started") for s in seen):
+            with contextlib.suppress(queue.Empty):
+                seen.append(lines.get(timeout=0.5))
         assert any(s.startswith("SuccessfulCreate") and "replicaset-controller" in s for s in seen)
         assert any(s.startswith("Scheduled") and "default-scheduler" in s for s in seen)
         assert any(s.startswith("Started") and "kubelet" in s for s in seen), seen
@@ -197,3 +205,78 @@ def test_tailscale_peer_fields_over_the_socket(tailnet: RunningLab) -> None:
     assert "Expired" not in direct
     tailnet.world.health.append("not connected to home DERP region 1")
     assert tailscale_status(tailnet)["Health"] == ["not connected to home DERP region 1"]
+
+
+def test_a_failed_task_carries_its_error_text(tailnet: RunningLab) -> None:
+    pve = proxmox(tailnet)
+    tailnet.world.shutdown_seconds[100] = 120.0  # a guest that ignores ACPI for two minutes
+    upid = pve.nodes("friend-pve").qemu(100).status.shutdown.post(timeout=10)
+    tailnet.world.clock.advance(30)
+    task = next(t for t in pve.cluster.tasks.get() if t["upid"] == upid)
+    assert task["status"] == "VM quit/powerdown failed - got timeout"
+    assert task["endtime"] >= task["starttime"]
+
+
+def test_events_expire_after_an_hour(tailnet: RunningLab) -> None:
+    kubectl(tailnet, "scale", "deployment/cnpg-controller-manager", "-n", "cnpg-system",
+            "--replicas=2")  # fmt: skip
+
+    def started() -> bool:
+        events = kubectl_json(tailnet, "get", "events", "-n", "cnpg-system")["items"]
+        return any(e["reason"] == "Started" for e in events)
+
+    wait_for(started, 10, "the new pod's events")
+    tailnet.world.clock.advance(3700)
+    wait_for(lambda: not kubectl_json(tailnet, "get", "events", "-n", "cnpg-system")["items"],
+             10, "the events to expire")  # fmt: skip
+
+
+def test_a_deleted_node_whose_kubelet_runs_registers_again(tailnet: RunningLab) -> None:
+    before = kubectl_json(tailnet, "get", "node", "rpi5-kr1")
+    kubectl(tailnet, "label", "node", "rpi5-kr1", "added-by-hand=yes")
+    kubectl(tailnet, "delete", "node", "rpi5-kr1")
+    tailnet.world.clock.advance(35)
+
+    def back() -> dict:
+        nodes = kubectl_json(tailnet, "get", "nodes")["items"]
+        return next((n for n in nodes if n["metadata"]["name"] == "rpi5-kr1"), {})
+
+    node = wait_for(back, 10, "rpi5-kr1 registered again")
+    assert node["metadata"]["uid"] != before["metadata"]["uid"]
+    assert "added-by-hand" not in node["metadata"]["labels"]
+    assert node["metadata"]["labels"]["kubernetes.io/arch"] == "arm64"
+
+
+THREE_NODE_PVE = """
+[lab]
+name = "trio"
+[[hosts]]
+name = "pve1"
+cores = 4
+memory = "16G"
+[[hosts]]
+name = "pve2"
+cores = 4
+memory = "16G"
+[[hosts]]
+name = "pve3"
+cores = 4
+memory = "16G"
+"""
+
+
+def test_a_cluster_that_loses_its_majority_is_not_quorate(tmp_path: Path) -> None:
+    lab = labfile.loads(THREE_NODE_PVE, "trio.toml")
+    with RunningLab(lab, speed=20, directory=tmp_path / "lab") as running:
+        pve = proxmox(running)
+
+        def cluster() -> dict:
+            return next(e for e in pve.cluster.status.get() if e["type"] == "cluster")
+
+        assert cluster()["quorate"] == 1 and cluster()["nodes"] == 3
+        running.control.power_off("pve3")
+        assert cluster()["quorate"] == 1  # two of three still vote
+        running.control.power_off("pve2")
+        assert cluster()["quorate"] == 0
+        online = {e["name"]: e["online"] for e in pve.cluster.status.get() if e["type"] == "node"}
+        assert online == {"pve1": 1, "pve2": 0, "pve3": 0}

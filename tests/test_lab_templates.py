@@ -68,7 +68,21 @@ def test_a_clone_of_a_k3s_agent_template_joins_when_it_boots(lab: RunningLab) ->
 
     wait_for(finished, 10, "the clone task")
     assert pve.nodes("pve").tasks(upid).status.get()["exitstatus"] == "OK"
-    pve.nodes("pve").qemu(newid).status.start.post()
+    # The old worker's size and cloud-init settings, as a node replacement sets them.
+    vm = pve.nodes("pve").qemu(newid)
+    digest = vm.config.get()["digest"]
+    vm.config.put(cores=6, memory=9216, ciuser="k3s", cipassword="hunter2",
+                  ipconfig0="ip=dhcp", sshkeys="ssh-ed25519%20AAAA", digest=digest)  # fmt: skip
+    with pytest.raises(ResourceException, match="modified configuration"):
+        vm.config.put(cores=2, digest=digest)  # the digest of the config before the edit
+    vm.resize.put(disk="scsi0", size="+68G")
+    with pytest.raises(ResourceException, match="shrinking"):
+        vm.resize.put(disk="scsi0", size="10G")
+    config = vm.config.get()
+    assert (config["cores"], config["memory"]) == (6, "9216")
+    assert config["ciuser"] == "k3s" and config["cipassword"] == "**********"
+    assert config["ipconfig0"] == "ip=dhcp" and "size=100G" in config["scsi0"]
+    vm.status.start.post()
     lab.world.clock.advance(10)  # started, still booting
     wait_for(lambda: pve.nodes("pve").qemu(newid).status.current.get()["status"] == "running",
              10, "the VM running")  # fmt: skip
@@ -83,6 +97,8 @@ def test_a_clone_of_a_k3s_agent_template_joins_when_it_boots(lab: RunningLab) ->
 
     row = wait_for(joined, 15, "the clone registered as a node")
     assert row.split()[1] == "Ready"
+    cpu = kubectl(lab, "get", "node", "k3s-worker-3", "-o", "jsonpath={.status.capacity.cpu}")
+    assert cpu == "6"  # the cores it was given before it booted
     new_peer = peer(lab, "k3s-worker-3")
     assert new_peer["Online"] and new_peer["TailscaleIPs"][0].startswith("100.")
     internal = kubectl(lab, "get", "node", "k3s-worker-3", "-o",
@@ -99,3 +115,17 @@ def _pings(pve: object, vmid: int) -> bool:
     except ResourceException:
         return False
     return True
+
+
+def test_cores_of_a_running_vm_wait_for_its_next_start(lab: RunningLab) -> None:
+    vm = proxmox(lab).nodes("pve").qemu(102)
+    vm.config.put(cores=8)
+    assert vm.config.get()["cores"] == 6
+    pending = {p["key"]: p for p in vm.pending.get()}
+    assert pending["cores"]["pending"] == 8
+    vm.status.stop.post()
+    lab.world.clock.advance(5)
+    wait_for(lambda: vm.status.current.get()["status"] == "stopped", 10, "the VM stopped")
+    vm.status.start.post()
+    lab.world.clock.advance(10)
+    wait_for(lambda: vm.config.get()["cores"] == 8, 10, "the pending cores applied")

@@ -79,6 +79,7 @@ def test_labctl_drives_a_running_lab(lab_process: Path) -> None:
     wait_for(lambda: "peer  x86-vm-1  online  relay" in labctl(lab_process, "list"), 20,
              "the drill to run at its lab time")  # fmt: skip
     doc = json.loads(labctl(lab_process, "list", "--json"))
+    assert doc["schema"] == "cockpit.labctl/1"
     assert any("peer-relayed" in h["what"] for h in doc["history"])
 
 
@@ -98,6 +99,24 @@ def test_join_plugs_in_a_node_and_a_peer(lab_process: Path) -> None:
     # The DaemonSet controller gives the new node its svclb pod, as on a real join.
     wait_for(lambda: "rpi5-new" in kubectl_ok(kubeconfig, "get", "pods", "-A", "-o", "wide"),
              15, "a pod on the new node")  # fmt: skip
+
+
+def test_a_dead_pi_is_replaced_under_its_name(lab_process: Path) -> None:
+    kubeconfig = lab_process.parent / "kubeconfig"
+    refused = cockpit("labctl", "--config", str(lab_process), "join", "rpi5-kr2")
+    assert refused.returncode == 2 and "delete it first" in refused.stderr
+    labctl(lab_process, "power-off", "rpi5-kr2")
+    kubectl_ok(kubeconfig, "delete", "node", "rpi5-kr2")
+    said = labctl(lab_process, "join", "rpi5-kr2", "--arch", "arm64", "--site", "friend-kr-2")
+    assert "plugged in" in said
+
+    def back() -> bool:
+        rows = kubectl_ok(kubeconfig, "get", "nodes").splitlines()
+        return any(r.split()[:2] == ["rpi5-kr2", "Ready"] for r in rows)
+
+    wait_for(back, 15, "the new Pi registered under the old name")
+    listed = labctl(lab_process, "list")
+    assert "host  rpi5-kr2  on" in listed and "peer  rpi5-kr2  online" in listed
 
 
 @pytest.mark.parametrize(
@@ -122,6 +141,12 @@ def test_labctl_without_a_lab_says_what_to_do(tmp_path: Path) -> None:
     result = cockpit("labctl", "--config", str(tmp_path / "config.toml"), "list")
     assert result.returncode == 2 and "does not answer" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_demo_refuses_an_unknown_drill_before_opening_the_screen() -> None:
+    result = cockpit("demo", "tailnet", "--drill", "meteor")
+    assert result.returncode == 2
+    assert "no drill named 'meteor'" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_drills_lists_one_line_each() -> None:

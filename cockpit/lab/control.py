@@ -122,12 +122,19 @@ class LabControl:
         self._record(f"host {host} powered on")
         return f"host {host} powered on"
 
-    def reboot(self, target: str) -> str:
+    def reboot(self, target: str, down: float | None = None) -> str:
         """A guest (vmid or name) through a Proxmox reboot task; a bare-metal host or the
-        machine under a Kubernetes node by a power cycle."""
+        machine under a Kubernetes node by a power cycle. `down`: lab seconds until the OS
+        is back (a reboot that hangs on a file-system check or an update)."""
         guest = self._find_guest(target)
+        if guest is None and target in self.world.backing:
+            vmid = self.world.backing[target].vmid
+            guest = self.world.guests.get(vmid) if vmid is not None else None
         if guest is not None:
             task = self.world.guest_action(guest.vmid, "reboot")
+            if down is not None:
+                with self.world.lock:
+                    self.world.rebooting[guest.vmid] = self.clock.now() + down
             what = f"guest {guest.vmid} ({guest.name}) rebooting: {task.upid}"
             self._record(what)
             return what
@@ -137,7 +144,7 @@ class LabControl:
                 f"no guest, host or node named {target!r} (guests: "
                 f"{', '.join(f'{g.vmid} {g.name}' for g in self.world.guests.values()) or '-'})"
             )
-        return self.power_cycle(host, POWER_CYCLE_SECONDS)
+        return self.power_cycle(host, POWER_CYCLE_SECONDS if down is None else down)
 
     def power_cycle(self, host: str, seconds: float) -> str:
         self.world.set_host_power(host, False)
@@ -155,7 +162,9 @@ class LabControl:
         if site and sites and site not in sites:
             raise ControlError(f"unknown site {site!r} (sites: {', '.join(sites)})")
         if self.lab.kube.store.find(NODES, ("", name)) is not None:
-            raise ControlError(f"a node named {name!r} already exists")
+            raise ControlError(
+                f"a node named {name!r} already exists (delete it first to rejoin under that name)"
+            )
         spec = JOIN_SPECS[arch]
         ip = ip or _tailnet_ip(name)
         host = Host(
@@ -252,6 +261,7 @@ class LabControl:
         controllers = self.lab.kube.controllers
         with controllers.lock:
             created = self.lab.kube.store.create(NODES, obj)
+            controllers.kubelet_nodes[name] = obj
             controllers.up_since[name] = now - NODE_BOOT
             controllers.event(created, "Normal", "Starting", "Starting kubelet.", now, host=name)
             controllers.event(
@@ -324,6 +334,7 @@ class LabControl:
             pending = [{"at": now_iso(s.due), "what": s.label} for s in self.pending]
             history = [{"at": now_iso(h.at), "what": h.what} for h in self.history]
         return {
+            "schema": "cockpit.labctl/1",
             "lab": self.world.lab.name,
             "clock": now_iso(self.clock.now()),
             "hosts": hosts,

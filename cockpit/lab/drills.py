@@ -22,7 +22,11 @@ from cockpit.lab.kube.meta import NODES, PODS, key_of, now_iso, set_condition
 if TYPE_CHECKING:
     from cockpit.lab.control import LabControl
 
-THERMAL_OFF_SECONDS = 240.0  # a Pi that overheated is back once it has cooled down
+THERMAL_OFF_SECONDS = 240.0
+# The CoreDNS node's reboot hangs (an update, a file-system check) for ten lab minutes:
+# long enough for the pod's 300 s unreachable toleration to run out, as in seed 004, and
+# for a person rehearsing to see the outage and fix it before it heals by itself.
+DNS_NODE_DOWN = 600.0  # a Pi that overheated is back once it has cooled down
 DISK_PRESSURE_TAINT = "node.kubernetes.io/disk-pressure"
 
 
@@ -117,7 +121,7 @@ def coredns_node_reboot(ctl: LabControl, target: str) -> str:
     node = target or pods[0]["spec"]["nodeName"]
     if node not in ctl.world.backing:
         raise ControlError(f"node {node!r} has no machine under it in this lab")
-    return f"node {node} (CoreDNS) rebooting: " + ctl.reboot(node)
+    return f"node {node} (CoreDNS) rebooting: " + ctl.reboot(node, DNS_NODE_DOWN)
 
 
 def rpi_thermal(ctl: LabControl, target: str) -> str:
@@ -153,6 +157,19 @@ def key_expiry(ctl: LabControl, target: str) -> str:
     peer = _peer_for_drill(ctl, target)
     ctl.world.set_peer_fault(peer, key_expiry=ctl.clock.now() - 1.0)
     return f"tailnet peer {peer}'s node key expired"
+
+
+def tailscaled_logged_out(ctl: LabControl, target: str) -> str:
+    """The cockpit machine's own tailscaled loses its login (a key expired, an admin
+    removed it): NeedsLogin, a Health warning, and no peers at all."""
+    with ctl.world.lock:
+        ctl.world.backend_state = "NeedsLogin"
+        ctl.world.health.append(
+            "You are logged out. The last login error was: node key expired; "
+            "run `tailscale up` to log in again"
+        )
+    ctl.world.notify()
+    return "tailscaled on this machine is logged out (NeedsLogin)"
 
 
 def disk_pressure(ctl: LabControl, target: str) -> str:
@@ -320,6 +337,28 @@ def crashloop(ctl: LabControl, target: str) -> str:
     return f"deployment {ns}/{name} rolled out {bad}, which exits on start"
 
 
+def image_pull(ctl: LabControl, target: str) -> str:
+    """A mistyped tag: the registry has no such image, so the new pods never start."""
+    d = _deployment(ctl, target)
+    container = d["spec"]["template"]["spec"]["containers"][0]
+    image = container.get("image", "app")
+    tail = image.rsplit("/", 1)[-1]
+    repo, _, tag = image.rpartition(":") if ":" in tail else (image, "", "latest")
+    bad = f"{repo}:{tag}x"  # one stray key
+    ctl.lab.kube.controllers.image_faults[bad] = ImageFault(missing=True)
+    ctl.kube(
+        "PATCH",
+        _path(d),
+        {
+            "spec": {
+                "template": {"spec": {"containers": [{"name": container["name"], "image": bad}]}}
+            }
+        },
+    )
+    ns, name = key_of(d)
+    return f"deployment {ns}/{name} set to {bad}, which the registry does not have"
+
+
 def arch_mismatch(ctl: LabControl, target: str) -> str:
     """An image built for one CPU pinned to a node of the other: exec format error."""
     archs = {(n["metadata"].get("labels") or {}).get("kubernetes.io/arch", "") for n in ctl.nodes()}
@@ -440,7 +479,7 @@ DRILLS: dict[str, Drill] = {
         ),
         Drill(
             "coredns-node-reboot",
-            "the node running CoreDNS reboots (seed 004): cluster DNS has no endpoint",
+            "the CoreDNS node reboots and stays down 10 min (seed 004): DNS has no endpoint",
             coredns_node_reboot,
         ),
         Drill(
@@ -460,6 +499,11 @@ DRILLS: dict[str, Drill] = {
             key_expiry,
         ),
         Drill(
+            "tailscaled-logged-out",
+            "this machine's tailscaled is logged out: NeedsLogin, a Health warning, no peers",
+            tailscaled_logged_out,
+        ),
+        Drill(
             "disk-pressure",
             "a node's disk fills up: DiskPressure, taint, pods Evicted",
             disk_pressure,
@@ -473,6 +517,11 @@ DRILLS: dict[str, Drill] = {
             "crashloop",
             "a bad release: the app's new image exits on start (CrashLoopBackOff)",
             crashloop,
+        ),
+        Drill(
+            "image-pull",
+            "a mistyped image tag: ErrImagePull, then ImagePullBackOff, the rollout stalls",
+            image_pull,
         ),
         Drill(
             "arch-mismatch",

@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from cockpit.lab.proxmox_config import ConfigEdits, ConfigError
 from cockpit.lab.tls import LabTls, make_lab_tls
 from cockpit.lab.world import Task, World, WorldError
 from cockpit.model import Disk, Guest, Host
@@ -63,11 +64,9 @@ PVE_MANAGER = "pve-manager/9.0.10/deb1ca707ec72a89"
 KERNEL_RELEASE = "6.14.11-2-pve"
 KERNEL_BUILD = "#1 SMP PREEMPT_DYNAMIC PMX 6.14.11-2 (2025-09-12T09:46Z)"
 MODIFY_PRIVILEGES = frozenset(
-    {"VM.PowerMgmt", "VM.Clone", "VM.Migrate", "VM.Allocate", "VM.Config.HWType"}
-)
-# The config keys a POST .../config may set here, as PVE names them: what a fresh clone
-# is given (size, name, cloud-init network and user).
-CONFIG_KEYS = frozenset({"cores", "memory", "name", "tags", "ipconfig0", "ciuser", "sshkeys"})
+    {"VM.PowerMgmt", "VM.Clone", "VM.Migrate", "VM.Allocate", "VM.Config.Options",
+     "VM.Config.Disk"}
+)  # fmt: skip
 POWER_ACTIONS = ("start", "shutdown", "stop", "reboot")
 ROOTFS_MAX = 100 * GiB  # the PVE installer's default root LV size (hdsize/4, at most 100G)
 # RRD steps by timeframe, as pvestatd's RRAs keep them; 70 rows is what the API returns.
@@ -370,9 +369,13 @@ def _volume(g: Guest, key: str, index: int, d: Disk) -> str:
     return f"{volume},size={pve_size(d.size)}"
 
 
-def guest_config(g: Guest, lock: str | None, ctime: int) -> dict[str, Any]:
-    """The guest's config as GET .../config shows it, with the digest PVE computes over it."""
+def guest_config(
+    g: Guest, lock: str | None, ctime: int, extra: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The guest's config as GET .../config shows it, with the digest PVE computes over it;
+    `extra`: options set through the API (cloud-init and the like)."""
     cfg = _qemu_config(g, ctime) if g.kind == "qemu" else _lxc_config(g)
+    cfg.update(extra or {})
     for index, (key, d) in enumerate(disk_keys(g)):
         cfg[key] = _volume(g, key, index, d)
     if g.tags:
@@ -462,6 +465,7 @@ class ProxmoxFace:
         self.faults = Faults()
         self.locks: dict[int, str] = {}  # vmid -> PVE config lock ("clone", "migrate")
         self._ctimes: dict[int, int] = {}  # vmid -> when its config was made (meta ctime)
+        self.edits = ConfigEdits(world)  # options and pending changes set through the API
         self.requests: list[tuple[str, str]] = []  # (method, path) seen, for tests
         self._tls = tls
         self._tmp: str | None = None
@@ -617,7 +621,6 @@ class ProxmoxFace:
             ("GET", task + r"/log", self._task_log),
             ("GET", node + r"/(?P<kind>qemu|lxc)", self._guest_list),
             ("GET", guest + r"/config", self._config),
-            ("POST", node + r"/(?P<kind>qemu)/(?P<vmid>[^/]+)/config", self._set_config),
             ("GET", guest + r"/status/current", self._status_current),
             ("POST", guest + r"/status/(?P<action>[^/]+)", self._power),
             ("POST", node + r"/(?P<kind>qemu)/(?P<vmid>[^/]+)/clone", self._clone),
@@ -626,6 +629,10 @@ class ProxmoxFace:
              self._agent_interfaces),
             ("GET", node + r"/(?P<kind>lxc)/(?P<vmid>[^/]+)/interfaces", self._lxc_interfaces),
             ("POST", node + r"/(?P<kind>qemu)/(?P<vmid>[^/]+)/agent/ping", self._agent_ping),
+            ("PUT", node + r"/(?P<kind>qemu)/(?P<vmid>[^/]+)/config", self._set_config),
+            ("POST", node + r"/(?P<kind>qemu)/(?P<vmid>[^/]+)/config", self._set_config),
+            ("GET", node + r"/(?P<kind>qemu)/(?P<vmid>[^/]+)/pending", self._pending),
+            ("PUT", node + r"/(?P<kind>qemu)/(?P<vmid>[^/]+)/resize", self._resize),
         ]  # fmt: skip
         return [(verb, re.compile(pattern), handler) for verb, pattern, handler in table]
 
@@ -976,38 +983,59 @@ class ProxmoxFace:
             g = self._guest(req)
             # Fixed per guest: a restart must not change the config, nor so its digest.
             ctime = self._ctimes.setdefault(g.vmid, int(self._now()) - 30 * 86400)
-            return guest_config(g, self.locks.get(g.vmid), ctime)
+            return guest_config(g, self.locks.get(g.vmid), ctime, self.edits.shown(g.vmid))
 
     def _set_config(self, req: Request) -> Any:
-        """POST config: applied at once to a stopped VM (PVE queues it as pending for a
-        running one; the lab refuses that rather than pretend)."""
-        vmid = req.groups["vmid"]
-        self._require(req, f"/vms/{vmid}", "VM.Config.HWType")
-        p = req.params
-        unknown = sorted(set(p.values) - CONFIG_KEYS - {"digest"})
-        if unknown:
-            raise _bad_params({k: "property is not defined in schema" for k in unknown})
-        cores = p.integer("cores", minimum=1)
-        memory = p.integer("memory", minimum=16)
-        name, tags = p.text("name"), p.text("tags")
-        p.check()
+        """PUT applies at once (null); POST does it in a qmconfig task (its UPID)."""
+        self._require(req, f"/vms/{req.groups['vmid']}", "VM.Config.Options")
         with self.world.lock:
             g = self._guest(req)
             self._check_lock(g)
-            if g.running:
-                raise ApiError(500, f"VM {g.vmid} is running: the lab sets config on stopped VMs")
-            changes: dict[str, Any] = {}
-            if cores is not None:
-                changes["vcpus"] = cores
-            if memory is not None:
-                changes["memory"] = memory * MiB
-            if name:
-                changes["name"] = name
-            if tags is not None:
-                changes["tags"] = tuple(t for t in re.split(r"[;,\s]+", tags) if t)
-            self.world.guests[g.vmid] = replace(g, **changes)
-        self.world.notify()
-        return None
+            ctime = self._ctimes.setdefault(g.vmid, int(self._now()) - 30 * 86400)
+
+            def digest() -> str:
+                cfg = guest_config(g, None, ctime, self.edits.shown(g.vmid))
+                return str(cfg["digest"])
+
+            try:
+                self.edits.edit(g, dict(req.params.values), digest)
+            except ConfigError as exc:
+                if exc.errors:
+                    raise _bad_params(exc.errors) from None
+                raise ApiError(exc.status, exc.message) from None
+            if req.method == "PUT":
+                return None
+            task = self.world.start_task(g.host, "qmconfig", str(g.vmid), req.user, 0.5, None)
+        return task.upid
+
+    def _pending(self, req: Request) -> Any:
+        with self.world.lock:
+            g = self._guest(req)
+            pending = self.edits.pending_of(g.vmid)
+        current = {"cores": g.vcpus, "memory": g.memory // MiB}
+        return [
+            {"key": key, "value": value, **({"pending": pending[key]} if key in pending else {})}
+            for key, value in current.items()
+        ]
+
+    def _resize(self, req: Request) -> Any:
+        self._require(req, f"/vms/{req.groups['vmid']}", "VM.Config.Disk")
+        p = req.params
+        disk = p.text("disk", required=True)
+        size = p.text("size", required=True)
+        p.check()
+        assert disk is not None and size is not None
+        with self.world.lock:
+            g = self._guest(req)
+            self._check_lock(g)
+            try:
+                self.edits.resize(g, disk, size, [k for k, _ in disk_keys(g)])
+            except ConfigError as exc:
+                if exc.errors:
+                    raise _bad_params(exc.errors) from None
+                raise ApiError(exc.status, exc.message) from None
+            task = self.world.start_task(g.host, "qmresize", str(g.vmid), req.user, 1.0, None)
+        return task.upid
 
     def _status_current(self, req: Request) -> Any:
         self.world.tick()

@@ -43,10 +43,23 @@ FIELDS: dict[str, Callable[[dict], str]] = {
     "spec.nodeName": lambda o: o.get("spec", {}).get("nodeName", ""),
     "status.phase": lambda o: o.get("status", {}).get("phase", ""),
     "spec.unschedulable": lambda o: str(bool(o.get("spec", {}).get("unschedulable"))).lower(),
-    "involvedObject.name": lambda o: o.get("involvedObject", {}).get("name", ""),
-    "involvedObject.kind": lambda o: o.get("involvedObject", {}).get("kind", ""),
+    # The event fields the apiserver indexes (kubectl describe and kubectl events use them).
+    **{
+        f"involvedObject.{name}": (lambda o, name=name: o.get("involvedObject", {}).get(name, ""))
+        for name in (
+            "name",
+            "kind",
+            "namespace",
+            "uid",
+            "apiVersion",
+            "resourceVersion",
+            "fieldPath",
+        )
+    },
     "reason": lambda o: o.get("reason", ""),
     "type": lambda o: o.get("type", ""),
+    "source": lambda o: o.get("source", {}).get("component", ""),
+    "reportingComponent": lambda o: o.get("reportingComponent", ""),
 }
 
 

@@ -274,7 +274,8 @@ class Tailnet:
                 "MagicDNSEnabled": True,
             },
             "CertDomains": [me.peer.dns_name.rstrip(".")],
-            "Peer": peers if with_peers else None,
+            # Logged out or stopped, tailscaled has no netmap: no peers to report.
+            "Peer": peers if with_peers and self.world.backend_state == "Running" else None,
             "User": {str(self.user_id): self.user_profile()},
             "ClientVersion": None,
         }

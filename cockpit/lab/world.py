@@ -252,8 +252,18 @@ class World:
     def add_bare_metal(self, host: Host, node: str, ips: tuple[str, ...], peer: Peer) -> None:
         """A machine plugged in: a host that backs a Kubernetes node and is a tailnet peer."""
         with self.lock:
-            if host.name in self.hosts:
-                raise WorldError(409, f"a machine named {host.name!r} is already in the lab")
+            old = self.hosts.get(host.name)
+            if old is not None and (old.online or node not in self.backing):
+                raise WorldError(
+                    409,
+                    f"a machine named {host.name!r} is already in the lab "
+                    "(power it off and delete its node to replace it under that name)",
+                )
+            # New hardware under a retired machine's name: it replaces the old machine, and
+            # its tailnet device replaces the old one (as once the old one is removed).
+            self.peer_list = [p for p in self.peer_list if p.hostname != peer.hostname]
+            self.peer_faults.pop(peer.hostname, None)
+            self.offline_since.pop(peer.hostname, None)
             self.hosts[host.name] = host
             self.host_started_at[host.name] = self.clock.now()
             self.backing[node] = Backing(host.name)

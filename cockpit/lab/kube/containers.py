@@ -16,6 +16,7 @@ The status written is the kubelet's: state.waiting{reason, message}, lastState.t
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from cockpit.lab.kube.meta import (
@@ -57,6 +58,39 @@ class Exit:
     log_tail: tuple[str, ...] = ()
 
 
+PULL_RETRY = 10.0  # ErrImagePull turns into ImagePullBackOff after the first retry
+
+
+def _not_found(image: str) -> str:
+    return (
+        f'failed to pull and unpack image "{image}": failed to resolve reference '
+        f'"{image}": {image}: not found'
+    )
+
+
+def pull_failure(image: str) -> dict:
+    return {"waiting": {"reason": "ErrImagePull", "message": _not_found(image)}}
+
+
+def go_duration(seconds: float) -> str:
+    """A duration as Go's time.Duration prints it ("10s", "2m40s", "5m0s"), which is how
+    the kubelet writes the back-off in its message."""
+    whole = int(seconds)
+    minutes, secs = divmod(whole, 60)
+    return f"{minutes}m{secs}s" if minutes else f"{secs}s"
+
+
+def container_id(uid: str, name: str, restarts: int) -> str:
+    """A containerd ID: a new one for every restart of the container."""
+    return "containerd://" + hashlib.sha256(f"{uid}/{name}/{restarts}".encode()).hexdigest()
+
+
+def image_id(image: str) -> str:
+    head, _, tail = image.rpartition("/")
+    repo = (f"{head}/" if head else "") + tail.partition("@")[0].partition(":")[0]
+    return f"{repo}@sha256:" + hashlib.sha256(f"image/{image}".encode()).hexdigest()
+
+
 def backoff(restarts: int) -> float:
     """CrashLoopBackOff's wait before restart number `restarts` + 1: 10 s doubling to 5 min."""
     return min(BACKOFF_MAX, BACKOFF_START * 2 ** max(0, restarts - 1))
@@ -65,6 +99,7 @@ def backoff(restarts: int) -> float:
 class ContainerControllers(ControllerState):
     # Filled by Controllers: image -> how it fails (the lab's registry of bad images).
     image_faults: dict[str, ImageFault]
+    _pull_failed: dict[tuple[str, str], float]  # (pod uid, container) -> when a pull failed
 
     def container_exit(self, pod: dict, container: dict) -> Exit | None:
         """Why this container cannot stay up on its node, or None when it can."""
@@ -92,12 +127,17 @@ class ContainerControllers(ControllerState):
         return None
 
     def crashed_at_start(self, pod: dict, container: dict, now: float) -> dict | None:
-        """The status of a container that dies as it starts (exec format error): the
-        kubelet never sees it running, so the pod is never Ready."""
+        """The status of a container that never runs (its image cannot be pulled) or dies
+        as it starts (exec format error): the kubelet never sees it running, so the pod
+        is never Ready."""
+        if self.cannot_pull(container):
+            self._pull_failed[(pod["metadata"].get("uid", ""), container["name"])] = now
+            return {"ready": False, "started": False, "state": pull_failure(container["image"])}
         exit_ = self.container_exit(pod, container)
         if exit_ is None or exit_.after > EXEC_FORMAT_AFTER:
             return None
         where = f"{pod['metadata']['name']}_{pod['metadata']['namespace']}"
+        tail = {"message": "\n".join(exit_.log_tail) + "\n"} if exit_.log_tail else {}
         return {
             "ready": False,
             "started": False,
@@ -108,13 +148,16 @@ class ContainerControllers(ControllerState):
                     "reason": exit_.reason,
                     "startedAt": now_iso(now),
                     "finishedAt": now_iso(now + exit_.after),
-                    "containerID": "",
+                    "containerID": container_id(
+                        pod["metadata"].get("uid", ""), container["name"], 0
+                    ),
+                    **tail,
                 }
             },
             "state": {
                 "waiting": {
                     "reason": "CrashLoopBackOff",
-                    "message": f"back-off {int(backoff(1))}s restarting failed "
+                    "message": f"back-off {go_duration(backoff(1))} restarting failed "
                     f"container={container['name']} pod={where}({pod['metadata'].get('uid', '')})",
                 }
             },
@@ -219,22 +262,31 @@ class ContainerControllers(ControllerState):
         image = container.get("image", "")
         if self.cannot_pull(container):
             waiting = (cs.get("state") or {}).get("waiting") or {}
+            pulled_at = self._pull_failed.get((pod["metadata"].get("uid", ""), name))
             if waiting.get("reason") == "ImagePullBackOff":
                 return False
-            message = (
-                f'Back-off pulling image "{image}": ErrImagePull: failed to pull and unpack '
-                f'image "{image}": failed to resolve reference "{image}": {image}: not found'
-            )
-            cs.update(
-                ready=False,
-                started=False,
-                state={"waiting": {"reason": "ImagePullBackOff", "message": message}},
-            )
+            if waiting.get("reason") == "ErrImagePull" and (
+                pulled_at is None or now - pulled_at < PULL_RETRY
+            ):
+                return False
+            if waiting.get("reason") == "ErrImagePull":
+                message = f'Back-off pulling image "{image}"'
+                cs.update(state={"waiting": {"reason": "ImagePullBackOff", "message": message}})
+                self.event(pod, "Normal", "BackOff", message, now, host=host)
+                self.event(pod, "Warning", "Failed", "Error: ImagePullBackOff", now, host=host)
+                return True
+            cs.update(ready=False, started=False, state=pull_failure(image))
+            self._pull_failed[(pod["metadata"].get("uid", ""), name)] = now
             self.event(pod, "Normal", "Pulling", f'Pulling image "{image}"', now, host=host)
-            self.event(pod, "Warning", "Failed", f'Failed to pull image "{image}": not found',
-                       now, host=host)  # fmt: skip
-            self.event(pod, "Normal", "BackOff", f'Back-off pulling image "{image}"', now,
-                       host=host)  # fmt: skip
+            self.event(
+                pod,
+                "Warning",
+                "Failed",
+                f'Failed to pull image "{image}": {_not_found(image)}',
+                now,
+                host=host,
+            )
+            self.event(pod, "Warning", "Failed", "Error: ErrImagePull", now, host=host)
             return True
         exit_ = self.container_exit(pod, container)
         state = cs.get("state") or {}
@@ -257,12 +309,14 @@ class ContainerControllers(ControllerState):
                         "startedAt": state["running"].get("startedAt"),
                         "finishedAt": now_iso(now),
                         "containerID": cs.get("containerID", ""),
+                        # terminationMessagePolicy FallbackToLogsOnError: the log's tail.
+                        **({"message": "\n".join(exit_.log_tail) + "\n"} if exit_.log_tail else {}),
                     }
                 },
                 state={
                     "waiting": {
                         "reason": "CrashLoopBackOff",
-                        "message": f"back-off {int(wait)}s restarting failed "
+                        "message": f"back-off {go_duration(wait)} restarting failed "
                         f"container={name} pod={where}",
                     }
                 },
@@ -280,6 +334,9 @@ class ContainerControllers(ControllerState):
                 ready=exit_ is None or exit_.reason == "OOMKilled",
                 started=True,
                 state={"running": {"startedAt": now_iso(now)}},
+                containerID=container_id(
+                    pod["metadata"].get("uid", ""), name, cs.get("restartCount", 0)
+                ),
             )
             self.event(pod, "Normal", "Pulled",
                        f'Container image "{image}" already present on machine', now,

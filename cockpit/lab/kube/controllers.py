@@ -51,7 +51,6 @@ class Controllers(
         self.clock = world.clock
         self.lock = threading.RLock()
         self.down_since: dict[str, float] = {}
-        self.orphaned_since: dict[tuple[str, str], float] = {}
         self.up_since: dict[str, float] = {}
         self.profiles: dict[tuple[str, str], UsageProfile] = {}  # (namespace, app) -> profile
         self.pod_ip_next = 10
@@ -59,6 +58,10 @@ class Controllers(
         self.metrics_enabled = True
         self.hpa_scaling = False  # see cockpit.lab.kube.autoscaling
         self.image_faults: dict[str, ImageFault] = {}
+        self.orphaned_since: dict[str, float] = {}
+        self.kubelet_nodes: dict[str, dict] = {}  # filled once the nodes are seeded
+        self.unregistered_since: dict[str, float] = {}
+        self._pull_failed: dict[tuple[str, str], float] = {}
         self._event_names: dict[tuple[str, str, str], str] = {}  # (uid, reason, message) -> name
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -107,6 +110,7 @@ class Controllers(
                 if self.metrics_backend_up():
                     self.metrics(now)
                 self.autoscalers(now)
+                self.expire_events(now)
                 self.last_metrics = now
 
     # --- admission and deletion (called by the API) ----------------------------------

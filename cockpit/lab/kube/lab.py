@@ -8,7 +8,7 @@ from cockpit.lab.kube.api import KubeApi
 from cockpit.lab.kube.controllers import Controllers
 from cockpit.lab.kube.face import KubeFace
 from cockpit.lab.kube.seed import seed
-from cockpit.lab.kube.store import Store
+from cockpit.lab.kube.store import Store, copy_obj
 from cockpit.lab.world import World
 
 
@@ -21,6 +21,10 @@ class KubeLab:
         self.api = KubeApi(self.store, world.clock.now, self.controllers)
         self.face = KubeFace(self.api)
         seed(self.store, self.controllers, world.lab.snapshot, world.clock.now(), world.lab.distro)
+        # What each kubelet registers, should its Node object be deleted while it runs.
+        self.controllers.kubelet_nodes = {
+            n["metadata"]["name"]: copy_obj(n) for n in self.store.items("nodes")
+        }
         if not metrics:
             self.api.disable_metrics()
 

@@ -25,7 +25,6 @@ NODE_BOOT = 20.0  # a machine that powers on needs this long before its kubelet 
 POD_START = 3.0  # image already present: container start to Ready
 POD_STOP = 2.0  # a well-behaved container exits this long after SIGTERM
 METRICS_EVERY = 15.0  # metrics-server's resolution
-ORPHAN_QUARANTINE = 40.0  # PodGC waits this long before deleting a pod of a gone node
 DAY = 86400.0
 UNREACHABLE = "node.kubernetes.io/unreachable"
 NOT_READY = "node.kubernetes.io/not-ready"
@@ -177,7 +176,6 @@ class ControllerState:
     world: World
     lock: threading.RLock
     down_since: dict[str, float]
-    orphaned_since: dict[tuple[str, str], float]  # pods of a deleted node, for PodGC
     up_since: dict[str, float]
     profiles: dict[tuple[str, str], UsageProfile]
     pod_ip_next: int

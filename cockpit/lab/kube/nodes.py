@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import uuid
 
+from cockpit.lab.kube.containers import container_id, image_id
 from cockpit.lab.kube.meta import (
     NODE_BOOT,
     NODE_GRACE,
     NODES,
     NOT_READY,
-    ORPHAN_QUARANTINE,
     POD_START,
     POD_STOP,
     PODS,
     UNREACHABLE,
     ControllerState,
+    _copy,
     _toleration_seconds,
     condition,
     is_ready,
@@ -26,8 +27,14 @@ from cockpit.lab.kube.meta import (
     terminating,
 )
 
+POD_GC_AFTER = 40.0  # the pod GC's quarantine before it deletes an orphaned pod
+REREGISTER_AFTER = 30.0  # a kubelet notices its Node is gone at its next status update
+
 
 class NodeControllers(ControllerState):
+    kubelet_nodes: dict[str, dict]  # node -> the object its kubelet registers
+    unregistered_since: dict[str, float]
+    orphaned_since: dict[str, float]  # a deleted node -> when its pods were first seen
     # --- nodes ---------------------------------------------------------------------------
 
     def node_lifecycle(self, now: float) -> None:
@@ -48,6 +55,35 @@ class NodeControllers(ControllerState):
                 self.down_since.setdefault(name, min(now, self.world.went_down.get(name, now)))
                 if ready_now and now - self.down_since[name] >= NODE_GRACE:
                     self._set_node_unknown(name, now)
+        self.reregister(now)
+
+    def reregister(self, now: float) -> None:
+        """A running kubelet whose Node object was deleted registers it again, as it was
+        first registered (labels from its flags; anything added by hand is gone)."""
+        present = self.store.objects[NODES]
+        for name, template in self.kubelet_nodes.items():
+            if ("", name) in present or not self.world.backing_up(name):
+                self.unregistered_since.pop(name, None)
+                continue
+            since = self.unregistered_since.setdefault(name, now)
+            if now - since < REREGISTER_AFTER:
+                continue
+            obj = _copy(template)
+            for field in ("uid", "resourceVersion", "creationTimestamp"):
+                obj["metadata"].pop(field, None)
+            obj["metadata"]["creationTimestamp"] = now_iso(now)
+            set_condition(
+                obj, "Ready", "True", "KubeletReady", "kubelet is posting ready status", now
+            )
+            created = self.store.create(NODES, obj)
+            self.unregistered_since.pop(name, None)
+            self.event(
+                created,
+                "Normal",
+                "RegisteredNode",
+                f"Node {name} event: Registered Node {name} in Controller",
+                now,
+            )
 
     def _set_node_ready(self, name: str, now: float) -> None:
         node = self.store.get(NODES, ("", name))
@@ -108,7 +144,8 @@ class NodeControllers(ControllerState):
             if pod.get("spec", {}).get("nodeName") == name and is_ready(pod):
                 pod = self.store.get(PODS, key_of(pod))
                 set_condition(pod, "Ready", "False", "NodeNotReady", "", now)
-                self.store.update(PODS, pod)
+                pod = self.store.update(PODS, pod)
+                self.event(pod, "Warning", "NodeNotReady", "Node is not ready", now)
 
     def taint_eviction(self, now: float) -> None:
         """The taint manager: NoExecute taints evict pods that do not tolerate them, after
@@ -137,26 +174,25 @@ class NodeControllers(ControllerState):
                     break
 
     def pod_gc(self, now: float) -> None:
-        """PodGC's orphan sweep: a pod bound to a node that no longer exists is deleted for
-        good once it has been orphaned for ORPHAN_QUARANTINE (no kubelet will ever finish
-        it; this is what frees a deleted node's pods)."""
-        nodes = {n["metadata"]["name"] for n in self.store.items(NODES)}
-        seen = self.orphaned_since
-        orphans = set()
+        """The pod garbage collector: pods bound to a node that no longer exists (a node
+        deleted while its pods were stuck Terminating) are force-deleted after a while."""
+        nodes = self.store.objects[NODES]
+        gone = {
+            pod.get("spec", {}).get("nodeName")
+            for pod in self.store.items(PODS)
+            if pod.get("spec", {}).get("nodeName") and ("", pod["spec"]["nodeName"]) not in nodes
+        }
+        for name in list(self.orphaned_since):
+            if name not in gone:
+                del self.orphaned_since[name]
+        for name in gone:
+            self.orphaned_since.setdefault(name, now)
+        due = {n for n in gone if now - self.orphaned_since[n] >= POD_GC_AFTER}
+        if not due:
+            return
         for pod in self.store.items(PODS):
-            node = pod.get("spec", {}).get("nodeName")
-            if not node or node in nodes:
-                continue
-            key = key_of(pod)
-            orphans.add(key)
-            since = seen.setdefault(key, now)
-            if now - since >= ORPHAN_QUARANTINE:
-                self.store.delete(PODS, key)
-                self.event(
-                    pod, "Normal", "PodGCOrphaned", f"Deleting pod bound to gone node {node}", now
-                )
-        for key in set(seen) - orphans:
-            del seen[key]
+            if pod.get("spec", {}).get("nodeName") in due:
+                self.store.delete(PODS, key_of(pod))
 
     # --- kubelets ------------------------------------------------------------------------
 
@@ -226,14 +262,18 @@ class NodeControllers(ControllerState):
             {
                 "name": c["name"],
                 "image": c.get("image", ""),
-                "imageID": "",
+                "imageID": image_id(c.get("image", "")) if c.get("image") else "",
                 "ready": True,
                 "started": True,
                 # A container that was running before its node went away restarts.
                 "restartCount": previous.get(c["name"], {}).get("restartCount", 0)
                 + (1 if "running" in previous.get(c["name"], {}).get("state", {}) else 0),
                 "state": {"running": {"startedAt": now_iso(now)}},
-                "containerID": "",
+                "containerID": container_id(
+                    pod["metadata"].get("uid", ""),
+                    c["name"],
+                    previous.get(c["name"], {}).get("restartCount", 0) + 1,
+                ),
             }
             for c in pod["spec"].get("containers", [])
         ]
@@ -243,6 +283,11 @@ class NodeControllers(ControllerState):
             if crashed is not None:
                 cs.update(crashed)
         ready = all(cs["ready"] for cs in status["containerStatuses"])
+        if any(
+            "waiting" in cs["state"] and cs["state"]["waiting"]["reason"] == "ErrImagePull"
+            for cs in status["containerStatuses"]
+        ):
+            status["phase"] = "Pending"  # a container that could not be pulled never ran
         set_condition(pod, "Initialized", "True", "", "", now)
         for kind in ("ContainersReady", "Ready"):
             set_condition(

@@ -20,14 +20,15 @@ from cockpit.lab.kube.meta import (
     is_ready,
     key_of,
     now_iso,
+    parse_time,
     set_condition,
-    suffix,
     terminating,
 )
 from cockpit.lab.kube.objects import node_metrics_object, pod_metrics_object
 from cockpit.model import Resources
 from cockpit.sources.kube_parse import parse_node, parse_pod
 
+EVENT_TTL = 3600.0
 # Who reports each event (source.component), as in a real cluster.
 EVENT_SOURCES = {
     "Scheduled": "default-scheduler",
@@ -339,6 +340,15 @@ class ServiceControllers(ControllerState):
             obj["metadata"]["creationTimestamp"] = current["metadata"]["creationTimestamp"]
             self.store.update(resource, obj)
 
+    def expire_events(self, now: float) -> None:
+        """kube-apiserver's --event-ttl (1 h): old events go, so a long demo stays small."""
+        for ev in self.store.items(EVENTS):
+            last = parse_time(ev.get("lastTimestamp"))
+            if last is not None and now - last > EVENT_TTL:
+                self.store.delete(EVENTS, key_of(ev))
+                uid = ev.get("involvedObject", {}).get("uid", "")
+                self._event_names.pop((uid, ev.get("reason", ""), ev.get("message", "")), None)
+
     def event(
         self, obj: dict, kind: str, reason: str, message: str, now: float, host: str = ""
     ) -> None:
@@ -356,7 +366,9 @@ class ServiceControllers(ControllerState):
                 current["lastTimestamp"] = now_iso(now)
                 self.store.update(EVENTS, current)
                 return
-        name = f"{meta['name']}.{int(now * 1e6):x}{suffix(3)}"
+        # Named like the recorder names them: the object and UnixNano in hex.
+        self._event_seq = getattr(self, "_event_seq", 0) + 1
+        name = f"{meta['name']}.{int(now * 1e9) + self._event_seq:x}"
         self._event_names[(uid, reason, message)] = name
         component = EVENT_SOURCES.get(reason, "kubelet" if host else "cockpit-lab")
         kind_of = obj.get("kind") or ("Pod" if "containers" in obj.get("spec", {}) else "Node")

@@ -117,6 +117,9 @@ def _parser() -> argparse.ArgumentParser:
     from cockpit.cli.actions import add_commands
 
     add_commands(sub)  # drain, cordon, ... (one per action), resume, journal
+    from cockpit.cli.serve import add_command as add_serve
+
+    add_serve(sub)  # the screen in a browser
     return parser
 
 

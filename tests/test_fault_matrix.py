@@ -293,8 +293,8 @@ def run_case(rig: Rig, case: Case) -> None:
 
 
 @pytest.fixture(scope="module")
-def matrix(tmp_path_factory):
-    """Every case, run CONCURRENT at a time; (source, fault) -> Case."""
+def matrix(request, tmp_path_factory):
+    """Every selected case, run CONCURRENT at a time; (source, fault) -> Case."""
     directory = tmp_path_factory.mktemp("faults")
     escaped: list[str] = []
 
@@ -305,7 +305,12 @@ def matrix(tmp_path_factory):
     lab = RunningLab(labfile.load("n100"), speed=10).start()
     try:
         rig = Rig(lab, directory)
-        cases = {(p.values[0], p.values[1]): Case(p.values[0], p.values[1]) for p in _cases()}
+        selected = {
+            (item.callspec.params["source"], item.callspec.params["fault"])
+            for item in request.session.items
+            if getattr(item, "originalname", "") == "test_fault" and item.module is request.module
+        }
+        cases = {key: Case(*key) for key in selected}
         with ThreadPoolExecutor(CONCURRENT) as pool:
             for future in [pool.submit(run_case, rig, c) for c in cases.values()]:
                 future.result()

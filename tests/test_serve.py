@@ -156,3 +156,39 @@ def _wait(read, texts: tuple[str, ...], timeout: float) -> str:
         time.sleep(0.3)
     missing = [t for t in texts if t not in text]
     raise AssertionError(f"the page never showed {missing!r}; it received:\n{text[-3000:]}")
+
+
+def test_serve_listens_only_on_loopback_or_the_tailnet():
+    from cockpit.cli.common import CliError
+    from cockpit.cli.serve import check_host
+
+    for host in ("127.0.0.1", "::1", "100.101.102.103", "fd7a:115c:a1e0::1"):
+        assert check_host(host) == host
+    for host in ("0.0.0.0", "192.168.1.10", "::", "pve.lan"):
+        with pytest.raises(CliError, match=r"127\.0\.0\.1"):
+            check_host(host)
+    # From the command line: a clear error and exit code 2, no traceback.
+    result = subprocess.run(
+        [COCKPIT, "serve", "--host", "0.0.0.0"], capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 2
+    assert "neither loopback nor a tailnet address" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_served_cockpit_is_read_only_unless_actions_are_allowed():
+    from cockpit.cli import _parser
+    from cockpit.cli.serve import child_command
+
+    def child(*argv: str) -> list[str]:
+        return child_command(_parser().parse_args(argv)).split()
+
+    assert child("serve")[-1] == "--readonly"
+    assert "--readonly" not in child("serve", "--allow-actions")
+    assert child("--config", "/x/c.toml", "serve", "--demo", "n100")[-4:] == [
+        "/x/c.toml",
+        "--readonly",
+        "demo",
+        "n100",
+    ]
+    assert "--readonly" in child("--readonly", "serve", "--allow-actions")

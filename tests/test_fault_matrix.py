@@ -378,6 +378,7 @@ async def test_keys_are_answered_within_a_second_during_a_fault(tmp_path, source
                     ("escape", lambda: not isinstance(app.screen, DetailScreen)),
                 ):
                     times.append((key, await _answered(pilot, key, done)))
+                    await pilot.pause()  # the screen change settles before the next key
             slowest = max(t for _, t in times)
             assert slowest < 1.0, f"a key took {slowest:.2f} s: {times}"
     finally:

@@ -138,6 +138,9 @@ def _parser() -> argparse.ArgumentParser:
     lab_control.add_commands(sub)  # labctl, drills
     lab_control.add_drill_options(demo)
     lab_control.add_drill_options(lab)
+    from cockpit.cli.serve import add_command as add_serve
+
+    add_serve(sub)  # the screen in a browser
     return parser
 
 

@@ -16,7 +16,7 @@ from textual.dom import DOMNode
 from textual.message import Message
 
 from cockpit.model import Snapshot
-from cockpit.relations import Kind, Relations
+from cockpit.relations import Kind, Relations, Selection
 from cockpit.topology import Links
 from cockpit.ui.themes import ThemeSet
 
@@ -37,7 +37,13 @@ class Host(Protocol):
     def readonly(self) -> bool: ...
     @property
     def theme_set(self) -> ThemeSet: ...
-    def now(self) -> float: ...
+    def relatives(self, selection: Selection) -> dict[str, set[str]]:
+        """Per pane, the row keys related to (kind, key), as the panes mark them."""
+        ...
+
+    def clock(self) -> float:
+        """The sources' clock (unix seconds) that ages are measured against."""
+        ...
 
 
 def host_of(node: DOMNode) -> Host:

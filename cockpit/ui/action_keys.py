@@ -87,7 +87,7 @@ class ActionKeys(App[None]):
     def start_action(self, name: str, args: dict[str, Any]) -> None:
         """Plan (in a thread: it reads the APIs), show the plan, run it once confirmed."""
         if self.readonly:
-            self.notify(f"read-only: {name} is disabled", severity="warning")
+            self.notify(f"read-only: {name} is disabled (read-only mode)", severity="warning")
             return
         ctx = self._live_context()
         if ctx is None:

@@ -24,7 +24,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
-from textual.events import DescendantFocus, Event, Resize
+from textual.events import DescendantFocus, Resize
 from textual.message import Message
 from textual.message_pump import active_message_pump
 from textual.screen import Screen
@@ -51,7 +51,7 @@ from cockpit.ui.commands import (
     completions,
     parse,
 )
-from cockpit.ui.host import FetchRaw, RunCommand, SelectObject
+from cockpit.ui.host import FetchRaw, RunCommand, SelectObject, StartAction
 from cockpit.ui.palette import DEFAULT_PALETTE, Palette
 from cockpit.ui.rows import COLUMNS, DEPENDS, FLEXIBLE, ROW_BUILDERS, Cells, Rows
 from cockpit.ui.screens.detail import DetailScreen
@@ -101,6 +101,18 @@ class Feed(Protocol):
     def subscribe(self, listener: Listener) -> None: ...
 
 
+# Messages whose handlers in the app are guarded (see CockpitApp._dispatch_message).
+GUARDED = (
+    SelectObject,
+    RunCommand,
+    StartAction,
+    FetchRaw,
+    Input.Submitted,
+    Input.Changed,
+    Tabs.TabActivated,
+)
+
+
 class PaneGrid(Horizontal):
     """The panes' container; it says when its width changes. The App's own Resize is
     stopped by Textual before a subclass handler reliably sees it in a real terminal, and
@@ -127,7 +139,8 @@ class CockpitApp(ActionKeys):
     #filter, #command, #completions { display: none; }
     #filter.shown, #command.shown, #completions.shown { display: block; }
     #completions { height: auto; max-height: 3; padding: 0 1; color: $text-muted; }
-    #gauge { height: auto; max-height: 2; padding: 0 1; }
+    #gauge { height: auto; max-height: 2; padding: 0 1;
+             text-wrap: nowrap; text-overflow: ellipsis; }
     #status { height: 1; padding: 0 1; }
     #tabs { display: none; }
     /* Toasts sit above the gauge, the status line and the footer, not on them. */
@@ -320,24 +333,20 @@ class CockpitApp(ActionKeys):
         what = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
         self.notify(what, title="error (the cockpit keeps running)", severity="error", timeout=15)
 
-    async def run_action(
-        self,
-        action: Any,
-        default_namespace: Any = None,
-        namespaces: Any = None,
-    ) -> bool:
-        """Every key binding goes through here: an exception in an action is reported
+    async def _dispatch_action(self, namespace: Any, action_name: str, params: Any) -> bool:
+        """Every key binding's action runs through here: an exception in one is reported
         and the key counts as handled, on any screen."""
         try:
-            return await super().run_action(action, default_namespace, namespaces)
+            return await super()._dispatch_action(namespace, action_name, params)
         except Exception as error:
             self.report_error(error)
             return True
 
     async def _dispatch_message(self, message: Message) -> None:
-        # The app's own handlers (messages from screens, the `:` line, workers): a failure
-        # in one of them must not stop the app's message loop.
-        if isinstance(message, Event) or not self.is_running:
+        # The app's own handlers of what screens and boxes ask (a selection, a `:` line, a
+        # fetch): a failure in one must not stop the app's message loop. Textual's own
+        # messages (events, shutdown) pass untouched.
+        if not isinstance(message, GUARDED) or self._closing or not self.is_running:
             await super()._dispatch_message(message)
             return
         try:
@@ -688,7 +697,7 @@ class CockpitApp(ActionKeys):
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "command":
-            self.on_input_changed_command(event.value)
+            self._command_edited(event.value)
         if event.input.id == "filter" and self._filter_target is not None:
             self.filters[self._filter_target] = event.value
             self._render(self._filter_target)
@@ -774,7 +783,7 @@ class CockpitApp(ActionKeys):
         listing.update(text)
         listing.add_class("shown")
 
-    def on_input_changed_command(self, value: str) -> None:
+    def _command_edited(self, value: str) -> None:
         state = self._completion
         if state is not None and value not in state[1]:
             self._completion = None
@@ -797,7 +806,7 @@ class CockpitApp(ActionKeys):
         command = BY_NAME.get(name)
         if command is not None and command not in available(self):
             self.notify(
-                f"read-only: {name} is disabled (the cockpit is in read-only mode)",
+                f"read-only: {name} is disabled (read-only mode)",
                 severity="warning",
             )
             return False
@@ -834,16 +843,24 @@ class CockpitApp(ActionKeys):
         """Every key of the view in front (from its bindings), the commands, the sources."""
         if isinstance(self.screen, HelpScreen):
             return
+        screen = self.screen
         keys: list[KeyHelp] = []
-        seen: set[str] = set()
-        for key, active in self.screen.active_bindings.items():
+        for active in screen.active_bindings.values():
             binding = active.binding
-            if binding.action.startswith("refuse") or key in seen:
+            if binding.action.startswith("refuse"):
                 continue
-            seen.add(key)
-            what = binding.description or binding.action
+            what = binding.description or binding.action.replace("_", " ")
             disabled = "" if active.enabled else "read-only" if self.readonly else "off"
-            keys.append(KeyHelp(self.get_key_display(binding), what, disabled))
+            group = (
+                "Everywhere"
+                if active.node is self
+                else "This view"
+                if active.node is screen
+                else "The focused list"
+            )
+            keys.append(KeyHelp(self.get_key_display(binding), what, disabled, group))
+        order = {"This view": 0, "Everywhere": 1, "The focused list": 2}
+        keys.sort(key=lambda k: order[k.group])  # stable: each group keeps its own order
         commands = [(c.usage(), c.help) for c in available(self)]
         sources = []
         for name, h in self.inventory.health().items():

@@ -152,15 +152,16 @@ def gauge_line(
     history: Sequence[float] = (),
     compact: bool = False,
 ) -> Text:
-    """`pve: 4 thr 15.41 GB 250 GB │ guests cpu 5.00x safe … │ requests cpu … │ limits … │
+    """`overcommit pve 4 thr 15.41 GB │ guests cpu 5.00x safe … │ requests cpu … │ limits … │
     used …`: each layer's overcommit against the physical box, coloured by its verdict."""
     if layers is None:
         return Text("overcommit: waiting for data", style="dim")
     # One line, never wrapped: a second line would push the panes up and down.
     line = Text(no_wrap=True, overflow="ellipsis")
-    line.append(f"{layers.label}:", style="bold")
+    line.append(f"overcommit {layers.label}", style="bold")
     if not compact:  # an 80-column terminal gets the ratios only, on one line
-        line.append(f" {layers.threads} thr {format_gb(layers.memory)} {format_gb(layers.disk, 0)}")
+        # Threads and memory: what the ratios divide by (the disk's is in its ratio).
+        line.append(f" {layers.threads} thr {format_gb(layers.memory)}")
 
     def part(title: str, pieces: Sequence[tuple[str, Ratio | None]]) -> None:
         shown = [(name, r) for name, r in pieces if r is not None]

@@ -188,7 +188,9 @@ class VirtualTable(ScrollView, can_focus=True):
         """Column widths for the pane's width: flexible columns shrink (not below their
         minimum) until every column fits, if it can."""
         widths = list(self.natural) or [len(label) for _, label in self.column_spec]
-        room = self.scrollable_content_region.width
+        # The room with a vertical scrollbar, whether one shows or not: a width that
+        # depended on the bars would bring a bar in, shrink, take it away, grow, …
+        room = self.content_region.width - self.styles.scrollbar_size_vertical
         # The columns up to the last flexible one must fit; those after may scroll away.
         shown = max(self.flexible, default=len(widths) - 1) + 1
         excess = sum(widths[:shown]) + GAP * shown - room
@@ -201,19 +203,23 @@ class VirtualTable(ScrollView, can_focus=True):
                 excess -= give
         self.widths = widths
         width = sum(self.widths) + GAP * len(self.widths)
-        self.virtual_size = Size(width, len(self.order) + 1)  # +1: the header line
+        size = Size(width, len(self.order) + 1)  # +1: the header line
+        if size != self.virtual_size:
+            self.virtual_size = size
 
     def on_resize(self, event: Resize) -> None:
+        before = self.widths
         self._fit()
-        self.refresh()
+        if self.widths != before:
+            self.refresh()
 
     def _arrange_scrollbars(self, region: Region) -> Iterable[tuple[Widget, Region]]:
         """The vertical scrollbar starts below the header line: the header is not
         scrolled, and the bar must not cover its last column."""
         for widget, at in super()._arrange_scrollbars(region):
             if widget is self.vertical_scrollbar and at.height > 1:
-                widget.window_size = max(widget.window_size - 1, 1)
-                widget.window_virtual_size = max(widget.window_virtual_size - 1, 1)
+                # Only the place moves: changing the bar's sizes here would schedule
+                # another layout, and this runs on every layout.
                 at = Region(at.x, at.y + 1, at.width, at.height - 1)
             yield widget, at
 

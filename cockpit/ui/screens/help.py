@@ -11,7 +11,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.screen import Screen
+from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
 
@@ -20,11 +20,16 @@ class KeyHelp:
     key: str  # as the footer shows it
     what: str
     disabled: str = ""  # why the key does nothing here ("read-only"), else ""
+    group: str = "Keys"  # where the key works: everywhere, this view, the focused list
 
 
-class HelpScreen(Screen[None]):
+class HelpScreen(ModalScreen[None]):
+    """Modal: the keys behind it do nothing while it is open, only its own."""
+
     CSS = """
-    HelpScreen #help { border: round $accent; padding: 0 1; }
+    HelpScreen { align: center middle; }
+    HelpScreen #help { width: 100%; height: 1fr; border: round $accent; padding: 0 1;
+                       background: $surface; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q,question_mark", "app.pop_screen", "Close"),
@@ -62,8 +67,12 @@ class HelpScreen(Screen[None]):
     def text(self) -> Text:
         width = max((len(k.key) for k in self.keys), default=4) + 2
         text = Text()
-        text.append("Keys\n", style="bold underline")
+        group = None
         for k in self.keys:
+            if k.group != group:
+                text.append("\n" if group is not None else "")
+                text.append(f"{k.group}\n", style="bold underline")
+                group = k.group
             text.append(f"{k.key:<{width}}", style="bold")
             text.append(k.what, style="dim" if k.disabled else "")
             if k.disabled:

@@ -43,7 +43,15 @@ def session(tmp_path):
     # A shell first, sized, then the cockpit: so it starts in a 160x48 terminal for sure.
     tmux("new-session", "-d", "-s", name, "-x", "160", "-y", "48")
     tmux("resize-window", "-t", name, "-x", "160", "-y", "48")
-    tmux("send-keys", "-t", name, f"{COCKPIT} demo n100 --speed 10; echo $? > {exit_file}", "Enter")
+    # COLUMNS/LINES exported into the shell (a tmux server started from a script passes its
+    # own on) would pin Textual's size and hide the resize: the terminal's size must rule.
+    tmux(
+        "send-keys",
+        "-t",
+        name,
+        f"env -u COLUMNS -u LINES {COCKPIT} demo n100 --speed 10; echo $? > {exit_file}",
+        "Enter",
+    )
     yield name, exit_file
     subprocess.run([TMUX, "kill-session", "-t", name], capture_output=True)
 
@@ -58,7 +66,8 @@ def test_demo_in_a_real_terminal(session):
     tmux("send-keys", "-t", name, "Tab", "Down", "Down")  # into Guests, move the selection
     # Shrink the real terminal to 80x24: the panes become tabs, live.
     tmux("resize-window", "-t", name, "-x", "80", "-y", "24")
-    narrow = wait_screen(name, "overcommit", "kube ok")
+    # Wait for the tab strip: the frame drawn for 160 columns lingers until the app redraws.
+    narrow = wait_screen(name, "overcommit", "kube ok", "Hosts  Guests  Peers")
     assert max(len(line) for line in narrow.splitlines()) <= 80
     assert "postgresql-0" not in narrow  # the pods pane is a tab now, not on screen
     tmux("send-keys", "-t", name, "q")
@@ -84,7 +93,7 @@ def test_over_ssh_at_256_colours_and_read_only(tmp_path):
     try:
         tmux("resize-window", "-t", name, "-x", "160", "-y", "48")
         command = (
-            f"env -u COLORTERM TERM=xterm-256color XDG_STATE_HOME={tmp_path} "
+            f"env -u COLORTERM -u COLUMNS -u LINES TERM=xterm-256color XDG_STATE_HOME={tmp_path} "
             f"{COCKPIT} --readonly demo n100 --speed 10; echo $? > {exit_file}"
         )
         tmux("send-keys", "-t", name, command, "Enter")

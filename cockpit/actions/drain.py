@@ -49,6 +49,8 @@ from cockpit.model import Pod, Snapshot
 from cockpit.sources.health import SourceError
 from cockpit.sources.kube_parse import parse_pod
 
+WAIT_REMINDER = 30.0  # seconds between "still waiting" lines while pods take their time
+
 # --- shared pieces -------------------------------------------------------------------------
 
 
@@ -635,6 +637,7 @@ class Drain(Action):
     def _wait_gone(self, run: Run, entries: list[_Entry], deadline: float | None) -> None:
         left = {e.uid: e for e in entries}
         told: list[str] | None = None
+        since = told_at = time.monotonic()
         while True:
             here = {item.get("metadata", {}).get("uid") for item in _pods_on(self.ctx, self.node)}
             left = {uid: e for uid, e in left.items() if uid in here}
@@ -643,7 +646,14 @@ class Drain(Action):
             names = sorted(e.ref for e in left.values())
             if names != told:
                 run.note(f"waiting for {len(names)} pod(s) to be gone: {', '.join(names)}")
-                told = names
+                told, told_at = names, time.monotonic()
+            elif time.monotonic() - told_at >= WAIT_REMINDER:
+                # A pod on a dead node can take minutes to go: say it is still the wait.
+                run.progress(
+                    f"still waiting for {', '.join(names)} to be gone "
+                    f"({int(time.monotonic() - since)} s so far)"
+                )
+                told_at = time.monotonic()
             self._check_deadline(deadline, "gone", list(left.values()))
             run.wait(self.ctx.poll_every)
 

@@ -66,8 +66,14 @@ class ActionKeys(App[None]):
     # --- actions -----------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Read-only mode unbinds every key that would change the lab."""
+        """Read-only mode unbinds every key that would change the lab, and binds the same
+        keys to a refusal that says so."""
+        if action == "refuse":
+            return self.readonly
         return not (self.readonly and action in MUTATING)
+
+    def action_refuse(self, name: str) -> None:
+        self.notify(f"read-only: {name} is disabled (started with --readonly)", severity="warning")
 
     def _live_context(self) -> Context | None:
         if self.action_context is None:
@@ -85,7 +91,7 @@ class ActionKeys(App[None]):
     def start_action(self, name: str, args: dict[str, Any]) -> None:
         """Plan (in a thread: it reads the APIs), show the plan, run it once confirmed."""
         if self.readonly:
-            self.notify(f"read-only mode: {name} is not allowed", severity="warning")
+            self.notify(f"read-only: {name} is disabled (read-only mode)", severity="warning")
             return
         ctx = self._live_context()
         if ctx is None:

@@ -15,23 +15,28 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from rich.text import Text
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.events import DescendantFocus, Resize
 from textual.message import Message
+from textual.message_pump import active_message_pump
+from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer, Header, Input, Static, Tab, Tabs
+from textual.worker import WorkerFailed
 
 from cockpit import detail
 from cockpit.actions.base import Context
 from cockpit.alloc.ledger import Ledger, build_ledger
 from cockpit.alloc.thresholds import DEFAULT_THRESHOLDS, Thresholds
+from cockpit.detail import peer_key
 from cockpit.inventory import LAYERS, Listener
 from cockpit.model import Snapshot
 from cockpit.relations import KINDS, Kind, Relations, Selection
@@ -41,20 +46,37 @@ from cockpit.triage.findings import find_findings
 from cockpit.triage.incidents import build_incidents
 from cockpit.triage.timeline import Entry, build_timeline
 from cockpit.ui.action_keys import ActionKeys
-from cockpit.ui.commands import BY_NAME, CockpitCommands, CommandSuggester, available, parse
-from cockpit.ui.host import FetchLog, FetchRaw, RunCommand, SelectObject
+from cockpit.ui.commands import (
+    BY_NAME,
+    CockpitCommands,
+    CommandSuggester,
+    available,
+    completions,
+    parse,
+)
+from cockpit.ui.host import FetchLog, FetchRaw, RunCommand, SelectObject, StartAction
 from cockpit.ui.incident_strip import MAX_FIXES, IncidentStrip, Triage
 from cockpit.ui.palette import DEFAULT_PALETTE, Palette
-from cockpit.ui.rows import COLUMNS, DEPENDS, ROW_BUILDERS, Cells, Rows
+from cockpit.ui.rows import COLUMNS, DEPENDS, FLEXIBLE, ROW_BUILDERS, Cells, Rows
 from cockpit.ui.screens.detail import DetailScreen
+from cockpit.ui.screens.help import HelpScreen, KeyHelp
 from cockpit.ui.screens.logs import LogsScreen
 from cockpit.ui.screens.timeline import TimelineScreen
 from cockpit.ui.screens.triage import TriageScreen
-from cockpit.ui.status import gauge_line, health_line, host_layers, lab_layers
+from cockpit.ui.status import (
+    fit_line,
+    gauge_line,
+    health_parts,
+    host_layers,
+    is_starting,
+    lab_layers,
+)
+from cockpit.ui.status_bar import StatusBar
 from cockpit.ui.targets import command_line
 from cockpit.ui.themes import DEFAULT_THEME, load_themes, palette_for
 from cockpit.ui.virtual_table import Row, Section, VirtualTable
 
+W = TypeVar("W", bound=Widget)
 INLINE_TRIAGE_PODS = 2_000  # below this, triage takes a few ms: no thread needed
 HISTORY_EVERY = 5.0  # seconds between usage samples (metrics-server scrapes every 15 s)
 HISTORY_LENGTH = 24
@@ -71,29 +93,6 @@ TITLES: dict[Kind, str] = {
 MARK_COLUMN = ("mark", " ")
 SELECTED = Text("◆", style="bold reverse magenta")
 RELATED = Text("●", style="bold magenta")
-HELP = (
-    "tab / shift+tab  next / previous pane\n"
-    "up / down        move (also j / k, page up / down, home / end)\n"
-    "◆ / ●            the selection / what is related to it in the other panes\n"
-    "enter            open the selection: fields, relatives, raw YAML/JSON (y)\n"
-    "escape           back out (detail view, filter, related-only)\n"
-    "r                show only related rows in the other panes\n"
-    "/                filter the focused pane by text\n"
-    "o                group pods by node / namespace / not at all\n"
-    ":                command line (tab completes): :pods worker-1, :theme light …\n"
-    "ctrl+p           command palette (the same commands)\n"
-    "ctrl+t           next colour theme (themes/*.toml)\n"
-    "d / c / u        drain / cordon / uncordon the selected node (plan first)\n"
-    "X                replace the selected node: drain, retire, provide, join (runbook)\n"
-    "R                rollout-restart the selected pod's workload (else CoreDNS)\n"
-    "H                scale kube-system's deployments for HA\n"
-    "p                power the selected guest (start, shutdown, reboot, stop)\n"
-    "J                the action journal\n"
-    "t                triage: incidents ranked, causes before symptoms (1-9: fixes)\n"
-    "T                timeline: events, tasks, peers, the journal (1/2/3: last 5/15/60 min)\n"
-    "l                the selected pod's log (f follow, P previous container, / search)\n"
-    "q                quit"
-)
 GROUPINGS = ("node", "namespace", "none")
 
 
@@ -109,6 +108,18 @@ class Feed(Protocol):
     def health(self) -> dict[str, Health]: ...
     def now(self) -> float: ...
     def subscribe(self, listener: Listener) -> None: ...
+
+
+# Messages whose handlers in the app are guarded (see CockpitApp._dispatch_message).
+GUARDED = (
+    SelectObject,
+    RunCommand,
+    StartAction,
+    FetchRaw,
+    Input.Submitted,
+    Input.Changed,
+    Tabs.TabActivated,
+)
 
 
 class PaneGrid(Horizontal):
@@ -132,13 +143,17 @@ class CockpitApp(ActionKeys):
     VirtualTable { height: 1fr; border: round $panel; }
     VirtualTable:focus { border: round $accent; }
     #left { width: 1fr; }
-    #right { width: 1fr; }
+    #right { width: 2fr; }
     #pod { height: 2fr; }
-    #filter, #command { display: none; }
-    #filter.shown, #command.shown { display: block; }
-    #gauge { height: auto; max-height: 4; padding: 0 1; }
+    #filter, #command, #completions { display: none; }
+    #filter.shown, #command.shown, #completions.shown { display: block; }
+    #completions { height: auto; max-height: 3; padding: 0 1; color: $text-muted; }
+    #gauge { height: auto; max-height: 2; padding: 0 1;
+             text-wrap: nowrap; text-overflow: ellipsis; }
     #status { height: 1; padding: 0 1; }
     #tabs { display: none; }
+    /* Toasts sit above the gauge, the status line and the footer, not on them. */
+    ToastRack { margin-bottom: 5; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit"),
@@ -166,6 +181,19 @@ class CockpitApp(ActionKeys):
         Binding("T", "timeline", "Timeline", show=False),
         Binding("l", "logs", "Logs", show=False),
         *(Binding(str(n), f"fix({n})", f"Fix {n}", show=False) for n in range(1, MAX_FIXES + 1)),
+        # In read-only mode the keys above are unbound; these say so instead of nothing.
+        *(
+            Binding(key, f"refuse('{name}')", f"{name} (read-only)", show=False)
+            for key, name in (
+                ("d", "drain"),
+                ("c", "cordon"),
+                ("u", "uncordon"),
+                ("R", "restart"),
+                ("H", "scale-ha"),
+                ("p", "power"),
+                ("X", "replace"),
+            )
+        ),
     ]
 
     def __init__(
@@ -198,6 +226,8 @@ class CockpitApp(ActionKeys):
         self.filters: dict[Kind, str] = {}
         self._filter_target: Kind | None = None
         self._command_return: Any = None  # what had focus before the `:` box opened
+        # Tab completion at `:`: (what was typed, the matching lines, which one is shown).
+        self._completion: tuple[str, list[str], int] | None = None
         self._ui_thread: int | None = None
         self.theme_set = load_themes(themes_dir)
         self.theme_name = theme_name
@@ -237,15 +267,25 @@ class CockpitApp(ActionKeys):
             id="command",
             suggester=CommandSuggester(self),
         )
+        yield Static(id="completions")
         yield Static(id="gauge")
-        yield Static(id="status")
+        yield StatusBar(id="status")
         yield Footer()
 
     def _make_table(self, kind: Kind) -> VirtualTable:
-        return VirtualTable(kind, (MARK_COLUMN, *COLUMNS[kind]), TITLES[kind])
+        return VirtualTable(
+            kind, (MARK_COLUMN, *COLUMNS[kind]), TITLES[kind], FLEXIBLE.get(kind, {})
+        )
 
     def table(self, kind: Kind) -> VirtualTable:
-        return self.query_one(f"#{kind}", VirtualTable)
+        return self._main(f"#{kind}", VirtualTable)
+
+    def _main(self, selector: str, kind: type[W]) -> W:
+        """A widget of the panes' screen, whichever screen is in front (timers and the
+        inventory keep drawing it under a detail view)."""
+        if not self.screen_stack:
+            raise NoMatches(f"no screen for {selector}")
+        return self.screen_stack[0].query_one(selector, kind)
 
     def on_mount(self) -> None:
         self._ui_thread = threading.get_ident()
@@ -265,8 +305,26 @@ class CockpitApp(ActionKeys):
     def links(self) -> Links:
         return self.inventory.links
 
-    def now(self) -> float:
-        return self.inventory.now()
+    def clock(self) -> float:
+        """The sources' clock when they give one (a lab runs on its own), else ours."""
+        return self.snapshot.clock or self.inventory.now()
+
+    def relatives(self, selection: Selection) -> dict[str, set[str]]:
+        """Per pane, the row keys related to `selection`. Relations name peers by
+        hostname; the Peers pane keys them by ID (hostnames repeat), so translate."""
+        if self.relations is None:
+            return {}
+        kind, key = selection
+        by_key = {peer_key(p): p.hostname for p in self.snapshot.peers}
+        out = self.relations.of((kind, by_key.get(key, key)) if kind == "peer" else selection)
+        keys_by_name: dict[str, set[str]] = {}
+        for row_key, name in by_key.items():
+            keys_by_name.setdefault(name, set()).add(row_key)
+        peers = set().union(*(keys_by_name.get(name, {name}) for name in out.get("peer", ())))
+        if kind == "peer":  # not the other devices that merely share its hostname
+            peers = (peers - keys_by_name.get(by_key.get(key, key), set())) | {key}
+        out["peer"] = peers
+        return out
 
     # --- what screens ask for (cockpit.ui.host messages) ---------------------------------
 
@@ -274,6 +332,68 @@ class CockpitApp(ActionKeys):
         while len(self.screen_stack) > 1:  # back to the panes from any view
             self.pop_screen()
         self.select(message.kind, message.key)
+
+    # --- errors: say them, keep running ---------------------------------------------------
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: Any = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Notifications carry names and messages from the servers and from the `:` line:
+        never markup, so `[/x]` in them is shown, not parsed."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+
+    def report_error(self, error: BaseException) -> None:
+        """An unexpected failure in a screen, a key or a worker: shown, logged, survived."""
+        self.log.error(repr(error))
+        what = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+        self.notify(what, title="error (the cockpit keeps running)", severity="error", timeout=15)
+
+    async def _dispatch_action(self, namespace: Any, action_name: str, params: Any) -> bool:
+        """Every key binding's action runs through here: an exception in one is reported
+        and the key counts as handled, on any screen."""
+        try:
+            return await super()._dispatch_action(namespace, action_name, params)
+        except Exception as error:
+            self.report_error(error)
+            return True
+
+    async def _dispatch_message(self, message: Message) -> None:
+        # The app's own handlers of what screens and boxes ask (a selection, a `:` line, a
+        # fetch): a failure in one must not stop the app's message loop. Textual's own
+        # messages (events, shutdown) pass untouched.
+        if not isinstance(message, GUARDED) or self._closing or not self.is_running:
+            await super()._dispatch_message(message)
+            return
+        try:
+            await super()._dispatch_message(message)
+        except Exception as error:
+            self.report_error(error)
+
+    def _handle_exception(self, error: Exception) -> None:
+        """What escaped a worker or a screen: a failed worker is reported; a pushed screen
+        whose handler raised is closed (its message loop has stopped) and reported. Only
+        a failure in the main screen still ends the app."""
+        if self.is_running and isinstance(error, WorkerFailed):
+            self.report_error(error.error)
+            return
+        pump = active_message_pump.get(None)
+        screen = getattr(pump, "screen", None) if pump is not None else None
+        if (
+            self.is_running
+            and isinstance(screen, Screen)
+            and len(self.screen_stack) > 1
+            and screen is self.screen
+        ):
+            self.report_error(error)
+            self.call_later(self.pop_screen)
+            return
+        super()._handle_exception(error)
 
     def on_run_command(self, message: RunCommand) -> None:
         self.run_command(message.line)
@@ -327,6 +447,16 @@ class CockpitApp(ActionKeys):
     def _clock(self) -> float:
         return self.snapshot.clock or self.inventory.now()
 
+    # --- the command palette ------------------------------------------------------------
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Textual's own commands, without its theme picker and key panel: themes and
+        keys are the cockpit's (`:theme`, ctrl+t, `?`)."""
+        for command in super().get_system_commands(screen):
+            if command.title not in ("Theme", "Keys"):
+                yield command
+        yield SystemCommand("Keys", "Every key of this view, and the commands", self.action_help)
+
     def on_unmount(self) -> None:
         with contextlib.suppress(ValueError):
             self.inventory.listeners.remove(self._on_inventory)
@@ -351,7 +481,7 @@ class CockpitApp(ActionKeys):
             return
         for kind in KINDS:
             self.content[kind] = ROW_BUILDERS[kind](
-                self.snapshot, self.ledger, self.palette, self.inventory.now()
+                self.snapshot, self.ledger, self.palette, self.clock()
             )
             self._render(kind)
         self._render_gauge()
@@ -376,7 +506,7 @@ class CockpitApp(ActionKeys):
         self.narrow = narrow
         tabs.display = narrow
         # Narrow: the gauge gets one line (cut, not wrapped) so the pane keeps its rows.
-        self.query_one("#gauge", Static).styles.max_height = 1 if narrow else 4
+        self.query_one("#gauge", Static).styles.max_height = 1 if narrow else 2
         self._render_gauge()
         if narrow and isinstance(self.focused, VirtualTable):
             self.active_pane = self.focused.kind  # type: ignore[assignment]
@@ -412,7 +542,11 @@ class CockpitApp(ActionKeys):
     def _step_pane(self, step: int) -> None:
         box = self.focused
         if isinstance(box, Input) and box.id == "command":
-            box.action_cursor_right()  # at the end of the line this takes the completion
+            self._complete_command(box, step)
+            return
+        if self.screen is not self.screen_stack[0]:
+            # Another screen (a detail view, the help): its own focus chain, not the panes.
+            (self.screen.focus_next if step > 0 else self.screen.focus_previous)()
             return
         if not self.narrow:
             # Wide: the focus chain, as before (it also reaches the filter box).
@@ -444,7 +578,7 @@ class CockpitApp(ActionKeys):
         stale = [kind for kind in KINDS if DEPENDS[kind] & changed]
         for kind in stale:
             self.content[kind] = ROW_BUILDERS[kind](
-                snapshot, self.ledger, self.palette, self.inventory.now()
+                snapshot, self.ledger, self.palette, self.clock()
             )
         if self.selection is not None and self.selection[1] not in self.content.get(
             self.selection[0], {}
@@ -491,7 +625,8 @@ class CockpitApp(ActionKeys):
         if not self.is_mounted:
             return
         self.triage = result
-        self.query_one("#incidents", IncidentStrip).show(result, self.palette)
+        with contextlib.suppress(NoMatches):  # the app is closing
+            self._main("#incidents", IncidentStrip).show(result, self.palette)
         for screen in self.screen_stack:
             if isinstance(screen, TriageScreen):
                 screen.show(result)
@@ -500,7 +635,7 @@ class CockpitApp(ActionKeys):
     def _relatives(self) -> dict[str, set[str]]:
         if self.selection is None or self.relations is None:
             return {}
-        return self.relations.of(self.selection)
+        return self.relatives(self.selection)
 
     # --- drawing -----------------------------------------------------------------------
 
@@ -519,7 +654,14 @@ class CockpitApp(ActionKeys):
             rows[key] = (self._mark(kind, key), *cells)
         if kind == "pod" and self.grouping != "none":
             rows = self._grouped(rows)
-        self.table(kind).sync(rows)
+        table = self.table(kind)
+        title = Text(TITLES[kind])
+        if needle:  # a filter hides rows: the pane says so, and by what
+            title.append(f" /{self.filters[kind]}", style="bold")
+        if hide_unrelated:
+            title.append(" related only", style="italic")
+        table.border_title = title
+        table.sync(rows)
 
     def _grouped(self, rows: dict[str, Row]) -> dict[str, Row]:
         """Pods in sections by node (as the rows come) or by namespace (re-sorted)."""
@@ -551,7 +693,7 @@ class CockpitApp(ActionKeys):
     def _render_gauge(self) -> None:
         """The whole lab on one line; the selected object's physical host on a second."""
         if self.ledger is None:
-            self.query_one("#gauge", Static).update(gauge_line(None))
+            self._main("#gauge", Static).update(gauge_line(None))
             return
         host = self._gauge_host()
         layers = host_layers(self.ledger, host) if host else None
@@ -565,7 +707,7 @@ class CockpitApp(ActionKeys):
                 text.append("\n")
                 history = self.history.get(host or "", ())
                 text.append_text(gauge_line(layers, self.palette, history))
-        self.query_one("#gauge", Static).update(text)
+        self._main("#gauge", Static).update(text)
 
     def sample_usage(self) -> None:
         """Note the pods' memory use now, for the lab and each host, where metrics exist."""
@@ -580,24 +722,26 @@ class CockpitApp(ActionKeys):
                 )
         self._render_gauge()
 
-    def _status_line(self) -> Text:
+    def _status_parts(self) -> list[Text]:
         health = self.inventory.health()
-        line = Text()
-        counts = self.triage.counts()
-        for severity, style in (("critical", self.palette.bad), ("warning", self.palette.warn)):
-            if counts[severity]:
-                line.append(f"{counts[severity]} {severity}", style=f"bold {style}")
-                line.append(" │ ", style="dim")
-        line.append_text(health_line(health, self.inventory.now(), self.palette))
         if _health_states(health) != self._triaged_health and self.is_running:
             self.run_triage()  # a source went stale or came back: findings about it change
-        for notice in self.notices:
-            line.append(" │ ", style="dim")
-            line.append(notice, style=self.palette.warn)
-        return line
+        counts = self.triage.counts()
+        parts = [
+            Text(f"{counts[severity]} {severity}", style=f"bold {style}")
+            for severity, style in (("critical", self.palette.bad), ("warning", self.palette.warn))
+            if counts[severity]
+        ]
+        parts += health_parts(health, self.inventory.now(), self.palette)
+        parts.extend(Text(notice, style=self.palette.warn) for notice in self.notices)
+        return parts
+
+    def _status_line(self) -> Text:
+        return fit_line(self._status_parts())
 
     def refresh_status(self) -> None:
-        self.query_one("#status", Static).update(self._status_line())
+        with contextlib.suppress(NoMatches):  # the app is closing
+            self._main("#status", StatusBar).show(self._status_parts())
 
     def status_text(self) -> str:
         """The status bar as plain text (what a test or a screen reader would read)."""
@@ -656,6 +800,8 @@ class CockpitApp(ActionKeys):
         box.focus()
 
     def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "command":
+            self._command_edited(event.value)
         if event.input.id == "filter" and self._filter_target is not None:
             self.filters[self._filter_target] = event.value
             self._render(self._filter_target)
@@ -711,12 +857,47 @@ class CockpitApp(ActionKeys):
         box = self.query_one("#command", Input)
         self._command_return = self.focused
         box.value = ""
+        self._completion = None
         box.add_class("shown")
         box.focus()
+
+    def _complete_command(self, box: Input, step: int) -> None:
+        """Tab: the line completed (a command gets its space), tab again: the next match,
+        shift+tab: the previous one; the matches are listed under the line."""
+        state = self._completion
+        if state is not None and box.value == state[1][state[2]]:
+            typed, matches, at = state
+            at = (at + step) % len(matches)
+        else:
+            typed, matches, at = box.value, completions(self, box.value), 0
+        listing = self.query_one("#completions", Static)
+        if not matches:
+            self._completion = None
+            listing.update(Text(f"nothing completes {typed!r}", style="dim"))
+            listing.add_class("shown")
+            return
+        self._completion = (typed, matches, at)
+        box.value = matches[at]
+        box.cursor_position = len(box.value)
+        text = Text()
+        for i, match in enumerate(matches):
+            word = match.rstrip().rsplit(" ", 1)[-1]
+            text.append(word, style="bold reverse" if i == at else "")
+            text.append("  ")
+        listing.update(text)
+        listing.add_class("shown")
+
+    def _command_edited(self, value: str) -> None:
+        state = self._completion
+        if state is not None and value not in state[1]:
+            self._completion = None
+            self.query_one("#completions", Static).remove_class("shown")
 
     def _close_command(self) -> None:
         box = self.query_one("#command", Input)
         box.remove_class("shown")
+        self._completion = None
+        self.query_one("#completions", Static).remove_class("shown")
         back = self._command_return
         if isinstance(back, VirtualTable) and back.display:
             back.focus()
@@ -727,10 +908,15 @@ class CockpitApp(ActionKeys):
         """Run one command line; False (and a notice saying why) when it makes no sense."""
         name, args = parse(line)
         command = BY_NAME.get(name)
-        if command is None or command not in available(self):
+        if command is not None and command not in available(self):
+            self.notify(
+                f"read-only: {name} is disabled (read-only mode)",
+                severity="warning",
+            )
+            return False
+        if command is None:
             known = " ".join(c.name for c in available(self))
-            why = "read-only mode: " if command is not None else ""
-            self.notify(f"{why}unknown command {name!r}; try: {known}", severity="warning")
+            self.notify(f"unknown command {name!r}; try: {known}", severity="warning")
             return False
         if name in ("hosts", "guests", "peers", "nodes", "pods"):
             kind: Kind = name[:-1]  # type: ignore[assignment]
@@ -799,7 +985,38 @@ class CockpitApp(ActionKeys):
         self.run_command(line)
 
     def action_help(self) -> None:
-        self.notify(HELP, title="Keys", timeout=10)
+        """Every key of the view in front (from its bindings), the commands, the sources."""
+        if isinstance(self.screen, HelpScreen):
+            return
+        screen = self.screen
+        keys: list[KeyHelp] = []
+        for active in screen.active_bindings.values():
+            binding = active.binding
+            if binding.action.startswith("refuse"):
+                continue
+            what = binding.description or binding.action.replace("_", " ")
+            disabled = "" if active.enabled else "read-only" if self.readonly else "off"
+            group = (
+                "Everywhere"
+                if active.node is self
+                else "This view"
+                if active.node is screen
+                else "The focused list"
+            )
+            keys.append(KeyHelp(self.get_key_display(binding), what, disabled, group))
+        order = {"This view": 0, "Everywhere": 1, "The focused list": 2}
+        keys.sort(key=lambda k: order[k.group])  # stable: each group keeps its own order
+        commands = [(c.usage(), c.help) for c in available(self)]
+        sources = []
+        for name, h in self.inventory.health().items():
+            if h.state == "unconfigured":
+                sources.append((name, f"not configured: {h.hint}"))
+            elif is_starting(h):
+                sources.append((name, "syncing (the first fetch is under way)"))
+            else:
+                sources.append((name, h.describe(self.inventory.now())))
+        title = "keys: the panes" if self.screen is self.screen_stack[0] else "keys: this view"
+        self.push_screen(HelpScreen(title, keys, commands, sources))
 
 
 def _health_states(health: dict[str, Health]) -> tuple[str, ...]:

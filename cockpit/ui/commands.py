@@ -128,6 +128,23 @@ def complete(app: Host, text: str) -> str | None:
     return text[: len(text) - len(prefix)] + match
 
 
+def completions(app: Host, text: str) -> list[str]:
+    """Every whole line `text` can complete to, for tab to cycle through: command names
+    (with the space after them) while the first word is typed, then what that command
+    acts on. An empty line lists every command."""
+    colon = ":" * text.startswith(":")
+    words = text.removeprefix(":").split(" ")
+    if len(words) == 1:
+        prefix = words[0]
+        return [f"{colon}{c.name} " for c in available(app) if c.name.startswith(prefix)]
+    command = BY_NAME.get(ALIASES.get(words[0], words[0]))
+    if command is None or command.args is None or len(words) != 2:
+        return []
+    prefix = words[1]
+    head = text[: len(text) - len(prefix)]
+    return [head + a for a in command.args(app) if a.startswith(prefix)]
+
+
 class CommandSuggester(Suggester):
     """Inline completion for the `:` box (right arrow or tab takes it)."""
 

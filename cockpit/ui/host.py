@@ -16,7 +16,7 @@ from textual.dom import DOMNode
 from textual.message import Message
 
 from cockpit.model import Snapshot
-from cockpit.relations import Kind, Relations
+from cockpit.relations import Kind, Relations, Selection
 from cockpit.topology import Links
 from cockpit.triage.timeline import Entry
 from cockpit.ui.palette import Palette
@@ -43,6 +43,14 @@ class Host(Protocol):
     def palette(self) -> Palette: ...
     def now(self) -> float: ...
     def timeline(self) -> list[Entry]: ...
+
+    def relatives(self, selection: Selection) -> dict[str, set[str]]:
+        """Per pane, the row keys related to (kind, key), as the panes mark them."""
+        ...
+
+    def clock(self) -> float:
+        """The sources' clock (unix seconds) that ages are measured against."""
+        ...
 
 
 def host_of(node: DOMNode) -> Host:

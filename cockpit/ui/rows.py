@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from rich.text import Text
 
 from cockpit.alloc.ledger import Ledger, Ratio
+from cockpit.detail import age, peer_key
 from cockpit.model import Resources, Snapshot
 from cockpit.relations import Kind, guest_key, pod_key
 from cockpit.ui.palette import DEFAULT_PALETTE, Palette
@@ -61,11 +62,20 @@ COLUMNS: dict[Kind, tuple[tuple[str, str], ...]] = {
         ("ready", "Ready"),
         ("restarts", "Restarts"),
         ("age", "Age"),
-        ("requests", "Requests"),
-        ("usage", "Usage"),
         ("qos", "QoS"),
         ("priority", "Priority"),
+        ("requests", "Requests"),
+        ("usage", "Usage"),
     ),
+}
+
+# Columns that give up width when a pane is too narrow for all of them (shortened in the
+# middle), in the order they give it up, with the narrowest each may get: Node, Status,
+# Ready, Restarts, Age, QoS and Priority stay in view beside the pod name.
+FLEXIBLE: dict[Kind, dict[str, int]] = {
+    "pod": {"priority": 15, "name": 16},
+    "peer": {"hostname": 12, "ips": 15},
+    "guest": {"name": 10},
 }
 
 # Which snapshot layers each pane is drawn from: a pane is recomputed only when one of
@@ -83,27 +93,6 @@ def ratio_text(r: Ratio, palette: Palette = DEFAULT_PALETTE) -> Text:
     if r.verdict is None:  # hardware unknown: no ratio, no verdict
         return Text(format_ratio(r.ratio), style="dim")
     return Text(f"{format_ratio(r.ratio)} {r.verdict}", style=palette.verdict(r.verdict))
-
-
-def age(seconds: float) -> str:
-    """An age the way kubectl prints it: 45s, 12m, 5h, 3d (two units while they help)."""
-    s = max(int(seconds), 0)
-    if s < 120:
-        return f"{s}s"
-    m = s // 60
-    if m < 10:
-        return f"{m}m{s % 60}s" if s % 60 else f"{m}m"
-    if m < 180:
-        return f"{m}m"
-    h = m // 60
-    if h < 8:
-        return f"{h}h{m % 60}m" if m % 60 else f"{h}h"
-    if h < 48:
-        return f"{h}h"
-    d = h // 24
-    if d < 8:
-        return f"{d}d{h % 24}h" if h % 24 else f"{d}d"
-    return f"{d}d" if d < 365 * 2 else f"{d // 365}y"
 
 
 def _pct(value: float | None) -> str:
@@ -163,7 +152,7 @@ def peer_rows(
         # An empty CurAddr means traffic goes through a DERP relay.
         path = "direct" if p.cur_addr else (f"relay {p.relay}" if p.relay else "-")
         name = f"{p.hostname} (self)" if p.is_self else p.hostname
-        rows[p.hostname] = (name, online, path, ", ".join(p.ips) or "-", p.last_seen or "-")
+        rows[peer_key(p)] = (name, online, path, ", ".join(p.ips) or "-", p.last_seen or "-")
     return rows
 
 
@@ -196,7 +185,8 @@ def node_rows(
 def pod_rows(
     snapshot: Snapshot, ledger: Ledger, palette: Palette = DEFAULT_PALETTE, now: float = 0.0
 ) -> Rows:
-    """`now` (unix seconds) gives the Age column; 0 leaves it out (a frozen snapshot)."""
+    """`now` (unix seconds, the sources' clock) gives the Age column; 0 leaves it out (a
+    frozen snapshot)."""
     rows: Rows = {}
     for p in sorted(snapshot.pods, key=lambda p: (p.node or "", p.namespace, p.name)):
         phase_style = {"Running": palette.ok, "Pending": palette.warn, "Failed": palette.bad}.get(
@@ -209,10 +199,10 @@ def pod_rows(
             "yes" if p.ready else Text("no", style=palette.warn),
             str(p.restarts),
             age(now - p.created) if now and p.created else "-",
+            p.qos,
+            p.priority_class or str(p.priority),  # the number is in the detail view
             _resources(p.requests),
             _resources(p.usage),
-            p.qos,
-            f"{p.priority_class} ({p.priority})" if p.priority_class else str(p.priority),
         )
     return rows
 

@@ -13,21 +13,69 @@ from cockpit.ui.palette import DEFAULT_PALETTE, Palette
 from cockpit.ui.rows import ratio_text
 from cockpit.units import format_gb
 
+SEPARATOR = " │ "
+# What the sources say while they fetch for the first time: not a failure yet.
+STARTING = frozenset({"still syncing", "not fetched yet"})
+
+
+def is_starting(h: Health) -> bool:
+    return h.state == "error" and h.last_ok is None and h.reason in STARTING
+
+
+def health_parts(
+    health: Mapping[str, Health], now: float, palette: Palette = DEFAULT_PALETTE
+) -> list[Text]:
+    """One piece per source: `kube ok`, `kube syncing…`, `proxmox stale for 12 s: reason
+    (hint)`, `tailscale not configured (? for how)`; the full hint is in the help screen."""
+    parts = []
+    for name, h in health.items():
+        part = Text(f"{name} ", style="bold")
+        if is_starting(h):
+            part.append("syncing…", style=palette.info)
+        elif h.state == "unconfigured":
+            part.append("not configured", style="dim")
+            part.append(" (? for how)", style="dim")
+        else:
+            text = h.describe(now)
+            if h.state == "error":
+                text = f"error: {text}"
+            part.append(text, style=palette.state(h.state))
+        parts.append(part)
+    return parts
+
+
+def fit_line(parts: Sequence[Text], width: int | None = None) -> Text:
+    """The parts joined on one line; when they do not fit in `width`, each keeps a fair
+    share (short ones whole, the rest cut with an ellipsis), so one long reason never
+    hides the others."""
+    cut = list(parts)
+    if width is not None and parts:
+        room = width - len(SEPARATOR) * (len(parts) - 1)
+        if sum(p.cell_len for p in parts) > room:
+            shares = [0] * len(parts)
+            left = max(room, len(parts))
+            order = sorted(range(len(parts)), key=lambda i: parts[i].cell_len)
+            for n, i in enumerate(order):
+                shares[i] = min(parts[i].cell_len, max(left // (len(parts) - n), 1))
+                left -= shares[i]
+            cut = []
+            for part, share in zip(parts, shares, strict=True):
+                part = part.copy()
+                part.truncate(share, overflow="ellipsis")
+                cut.append(part)
+    line = Text(no_wrap=True, overflow="ellipsis")
+    for i, part in enumerate(cut):
+        if i:
+            line.append(SEPARATOR, style="dim")
+        line.append_text(part)
+    return line
+
 
 def health_line(
     health: Mapping[str, Health], now: float, palette: Palette = DEFAULT_PALETTE
 ) -> Text:
-    """`kube ok │ proxmox stale for 12 s: reason (hint) │ tailscale not configured: hint`."""
-    line = Text()
-    for i, (name, h) in enumerate(health.items()):
-        if i:
-            line.append(" │ ", style="dim")
-        line.append(f"{name} ", style="bold")
-        text = h.describe(now)
-        if h.state == "error":
-            text = f"error: {text}"
-        line.append(text, style=palette.state(h.state))
-    return line
+    """`kube ok │ proxmox stale for 12 s: reason (hint) │ tailscale not configured …`."""
+    return fit_line(health_parts(health, now, palette))
 
 
 SPARKS = "▁▂▃▄▅▆▇█"
@@ -68,7 +116,7 @@ def lab_layers(ledger: Ledger) -> Layers:
     pods = t.pods
     carries = t.guest_vcpus > 0
     return Layers(
-        "all hosts",
+        "lab",
         t.threads,
         t.memory,
         t.disk,
@@ -104,16 +152,17 @@ def gauge_line(
     history: Sequence[float] = (),
     compact: bool = False,
 ) -> Text:
-    """`pve  4 thr 15.41 GB 250 GB │ guests vCPU 5.00x safe … │ requests cpu … │ limits … │
-    used …`: each layer against the physical box, coloured by its verdict."""
+    """`overcommit pve 4 thr 15.41 GB │ guests cpu 5.00x safe … │ requests cpu … │ limits … │
+    used …`: each layer's overcommit against the physical box, coloured by its verdict."""
     if layers is None:
         return Text("overcommit: waiting for data", style="dim")
-    line = Text(f"overcommit {layers.label}:", style="bold")
+    # One line, never wrapped: a second line would push the panes up and down.
+    line = Text(no_wrap=True, overflow="ellipsis")
+    line.append(f"overcommit {layers.label}", style="bold")
     if not compact:  # an 80-column terminal gets the ratios only, on one line
+        # Threads and memory: what the ratios divide by (the disk's is in its ratio).
         if layers.threads or layers.memory:
-            line.append(
-                f" {layers.threads} thr {format_gb(layers.memory)} {format_gb(layers.disk, 0)}"
-            )
+            line.append(f" {layers.threads} thr {format_gb(layers.memory)}")
         else:  # nothing reported the hardware (a powered-off node, no Proxmox): unknown
             line.append(" hardware n/a")
 
@@ -129,7 +178,7 @@ def gauge_line(
 
     if layers.guests is not None:
         cpu, memory, disk = layers.guests
-        part("guests", (("vCPU", cpu), ("mem", memory), ("disk", disk)))
+        part("guests", (("cpu", cpu), ("mem", memory), ("disk", disk)))
     part("requests", (("cpu", layers.requests_cpu), ("mem", layers.requests_memory)))
     if compact:
         return line

@@ -8,11 +8,15 @@ the cost of a frame does not grow with the number of pods. Rows keep their keys,
 cursor stays on the same object while rows come and go around it.
 
 Section rows (a Section instead of cells) are titles between groups; the cursor skips them.
+
+Flexible columns (a long pod name) give up width when the pane is too narrow for every
+column, down to a minimum, and are shortened in the middle, where a generated name has
+nothing unique; the columns after them stay in view.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -20,11 +24,12 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding, BindingType
-from textual.events import Click
+from textual.events import Click, Resize
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.widget import Widget
 
 from cockpit.ui.rows import Cell, Cells
 
@@ -54,6 +59,21 @@ def same_cells(a: Cells, b: Cells) -> bool:
 
 def cell_width(cell: Cell) -> int:
     return cell.cell_len if isinstance(cell, Text) else len(cell)
+
+
+def shorten_middle(text: Text, width: int) -> Text:
+    """`kube-system/coredns-…-6z5gb`: the start and the end kept, the middle elided."""
+    if text.cell_len <= width:
+        return text
+    if width <= 1:
+        return Text("…"[:width])
+    head = (width - 1) // 2
+    tail = width - 1 - head
+    short = text[:head]
+    short.append("…")
+    if tail:
+        short.append_text(text[len(text) - tail :])
+    return short
 
 
 class VirtualTable(ScrollView, can_focus=True):
@@ -95,10 +115,21 @@ class VirtualTable(ScrollView, can_focus=True):
         def control(self) -> VirtualTable:
             return self.table
 
-    def __init__(self, kind: str, columns: Sequence[tuple[str, str]], title: str) -> None:
+    def __init__(
+        self,
+        kind: str,
+        columns: Sequence[tuple[str, str]],
+        title: str,
+        flexible: Mapping[str, int] | None = None,
+    ) -> None:
         super().__init__(id=kind)
         self.kind = kind
         self.column_spec = tuple(columns)
+        # Column index -> the narrowest it may get, in the order they give up width.
+        keys = [key for key, _ in self.column_spec]
+        self.flexible = {keys.index(k): w for k, w in (flexible or {}).items() if k in keys}
+        self.natural: list[int] = []  # each column's width before fitting to the pane
+        self.title = title
         self.border_title = title
         self.shown: dict[str, Cells] = {}  # the data rows it holds, to diff against
         self.order: list[str] = []  # row keys (and section keys) in display order
@@ -150,9 +181,47 @@ class VirtualTable(ScrollView, can_focus=True):
                 w = cell_width(cell)
                 if w > widths[i]:
                     widths[i] = w
-        self.widths = [min(w, MAX_WIDTH) for w in widths]
+        self.natural = [min(w, MAX_WIDTH) for w in widths]
+        self._fit()
+
+    def _fit(self) -> None:
+        """Column widths for the pane's width: flexible columns shrink (not below their
+        minimum) until every column fits, if it can."""
+        widths = list(self.natural) or [len(label) for _, label in self.column_spec]
+        # The room with a vertical scrollbar, whether one shows or not: a width that
+        # depended on the bars would bring a bar in, shrink, take it away, grow, …
+        room = self.content_region.width - self.styles.scrollbar_size_vertical
+        # The columns up to the last flexible one must fit; those after may scroll away.
+        shown = max(self.flexible, default=len(widths) - 1) + 1
+        excess = sum(widths[:shown]) + GAP * shown - room
+        if room > 0:
+            for i, least in self.flexible.items():
+                if excess <= 0:
+                    break
+                give = min(excess, max(widths[i] - least, 0))
+                widths[i] -= give
+                excess -= give
+        self.widths = widths
         width = sum(self.widths) + GAP * len(self.widths)
-        self.virtual_size = Size(width, len(self.order) + 1)  # +1: the header line
+        size = Size(width, len(self.order) + 1)  # +1: the header line
+        if size != self.virtual_size:
+            self.virtual_size = size
+
+    def on_resize(self, event: Resize) -> None:
+        before = self.widths
+        self._fit()
+        if self.widths != before:
+            self.refresh()
+
+    def _arrange_scrollbars(self, region: Region) -> Iterable[tuple[Widget, Region]]:
+        """The vertical scrollbar starts below the header line: the header is not
+        scrolled, and the bar must not cover its last column."""
+        for widget, at in super()._arrange_scrollbars(region):
+            if widget is self.vertical_scrollbar and at.height > 1:
+                # Only the place moves: changing the bar's sizes here would schedule
+                # another layout, and this runs on every layout.
+                at = Region(at.x, at.y + 1, at.width, at.height - 1)
+            yield widget, at
 
     # --- what tests and the app read ---------------------------------------------------
 
@@ -258,7 +327,7 @@ class VirtualTable(ScrollView, can_focus=True):
         so a green verdict does not vanish into the cursor's own colour."""
         segments: list[Segment] = []
         console = self.app.console
-        for cell, w in zip(cells, self.widths, strict=False):
+        for i, (cell, w) in enumerate(zip(cells, self.widths, strict=False)):
             if plain:
                 own, text = base, Text(cell.plain if isinstance(cell, Text) else cell)
             elif isinstance(cell, Text):
@@ -268,6 +337,8 @@ class VirtualTable(ScrollView, can_focus=True):
                 text = cell.copy()
             else:
                 own, text = base, Text(cell)
+            if i in self.flexible:
+                text = shorten_middle(text, w)
             text.truncate(w, overflow="ellipsis", pad=True)
             for seg in text.render(console, end=""):
                 segments.append(Segment(seg.text, own + seg.style if seg.style else own))

@@ -9,7 +9,9 @@ call_from_thread; the UI never blocks on a request.
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
+import time
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -22,20 +24,22 @@ from textual.widgets.option_list import Option
 
 from cockpit.actions.base import Action, Outcome, Plan, perform, resume
 from cockpit.actions.journal import ActionRecord, Journal
+from cockpit.detail import age
 
 
 def plan_text(plan: Plan) -> Text:
-    """The plan as the operator reads it before saying yes (the shell prints the same)."""
+    """The plan as the operator reads it before saying yes: what stops it first (beside
+    the button that fixes it), then the warnings, then what it will do."""
     text = Text()
     text.append(f"{plan.action} {plan.target}\n", style="bold")
     if plan.endpoint:
         text.append(f"on {plan.endpoint}\n", style="dim")
-    for line in plan.summary:
-        text.append(f"• {line}\n")
-    for line in plan.warnings:
-        text.append(f"⚠ {line}\n", style="yellow")
     for line in plan.blockers:
         text.append(f"✖ {line}\n", style="bold red")
+    for line in plan.warnings:
+        text.append(f"⚠ {line}\n", style="yellow")
+    for line in plan.summary:
+        text.append(f"• {line}\n")
     if plan.confirm_word:
         text.append(f"\n{plan.danger}\n", style="bold red")
         text.append(f"type {plan.confirm_word!r} to confirm\n", style="bold")
@@ -72,20 +76,26 @@ class PlanScreen(ModalScreen[str]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
+            if self.plan.blockers:  # the way out goes on top, beside what blocks
+                yield from self._buttons()
             with VerticalScroll(id="plan-body"):
                 yield Static(plan_text(self.plan), id="plan-text")
             if self.plan.confirm_word and not self.plan.blockers:
                 yield Input(placeholder=f"type {self.plan.confirm_word}", id="confirm-word")
-            with Horizontal(id="buttons"):
-                if not self.plan.blockers:
-                    yield Button("Run it", variant="error", id="run")
-                elif flag_args(self.plan):
-                    flags = " ".join(self.plan.detail["flags_needed"])
-                    yield Button(f"Plan again with {flags}", variant="warning", id="replan")
-                yield Button("Cancel", id="cancel")
+            if not self.plan.blockers:
+                yield from self._buttons()
+
+    def _buttons(self) -> ComposeResult:
+        with Horizontal(id="buttons"):
+            if not self.plan.blockers:
+                yield Button("Run it", variant="error", id="run")
+            elif flag_args(self.plan):
+                flags = " ".join(self.plan.detail["flags_needed"])
+                yield Button(Text(f"Plan again with {flags}"), variant="warning", id="replan")
+            yield Button("Cancel", id="cancel")
 
     def on_mount(self) -> None:
-        self.query_one(Vertical).border_title = f"plan: {self.plan.action} {self.plan.target}"
+        self.query_one(Vertical).border_title = Text(f"plan: {self.plan.action} {self.plan.target}")
         if self.plan.confirm_word and not self.plan.blockers:
             self.query_one("#confirm-word", Input).focus()
         else:
@@ -139,6 +149,11 @@ class RunScreen(ModalScreen[Outcome | None]):
         self.record = record
         self.cancel = threading.Event()
         self.outcome: Outcome | None = None
+        self.started = time.time()
+        self.last_line = ""
+        # When each kind of line was first said: a retry repeats its line (with another
+        # attempt number), and "since" is when the waiting began, not the last retry.
+        self.first_said: dict[str, float] = {}
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -148,8 +163,11 @@ class RunScreen(ModalScreen[Outcome | None]):
 
     def on_mount(self) -> None:
         verb = "resuming" if self.record is not None else "running"
-        self.query_one(Vertical).border_title = f"{verb}: {self.plan.action} {self.plan.target}"
+        self.query_one(Vertical).border_title = Text(
+            f"{verb}: {self.plan.action} {self.plan.target}"
+        )
         self.run_worker(self._work, thread=True, exit_on_error=False)
+        self.set_interval(1.0, self._show_running)
 
     def _work(self) -> None:
         say = self._from_thread(self._line)
@@ -172,6 +190,25 @@ class RunScreen(ModalScreen[Outcome | None]):
 
     def _line(self, line: str) -> None:
         self.query_one("#progress", Log).write_line(line)
+        self.last_line = line
+        self.first_said.setdefault(re.sub(r"\d+", "#", line), time.time())
+        self._show_running()
+
+    def running_text(self, now: float | None = None) -> Text:
+        """`running 2m10s · waiting since 18:05:10 (1m30s): <what the action last said>`."""
+        now = time.time() if now is None else now
+        text = Text(f"running {age(now - self.started)}", style="bold")
+        if self.last_line:
+            since = self.first_said.get(re.sub(r"\d+", "#", self.last_line), now)
+            clock = time.strftime("%H:%M:%S", time.localtime(since))
+            text.append(f" · since {clock} ({age(now - since)}): ", style="dim")
+            text.append(self.last_line)
+        text.append("   (x cancels)", style="dim")
+        return text
+
+    def _show_running(self) -> None:
+        if self.outcome is None:
+            self.query_one("#outcome", Static).update(self.running_text())
 
     def _done(self, outcome: Outcome) -> None:
         self.outcome = outcome
@@ -212,7 +249,9 @@ class PowerMenu(ModalScreen[str | None]):
         yield OptionList(*(Option(p, id=p) for p in ("start", "shutdown", "reboot", "stop")))
 
     def on_mount(self) -> None:
-        self.query_one(OptionList).border_title = f"power {self.guest}"
+        options = self.query_one(OptionList)
+        options.border_title = Text(f"power {self.guest}")
+        options.highlighted = 0
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(event.option.id)
@@ -243,12 +282,15 @@ class ResumeScreen(ModalScreen[tuple[str, ActionRecord] | None]):
                 "These actions were interrupted (a lost session or a crash). Resuming skips "
                 "the steps already done.",
             )
-            yield OptionList(*(Option(r.describe(), id=r.id) for r in self.records))
+            yield OptionList(*(Option(Text(r.describe()), id=r.id) for r in self.records))
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one(Vertical).border_title = "unfinished actions"
-        self.query_one(OptionList).focus()
+        options = self.query_one(OptionList)
+        if self.records:
+            options.highlighted = 0
+        options.focus()
 
     def action_choose(self, what: str) -> None:
         options = self.query_one(OptionList)
@@ -276,16 +318,19 @@ class JournalScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         with Horizontal():
-            yield OptionList(*(Option(r.describe(), id=r.id) for r in self.records))
+            yield OptionList(*(Option(Text(r.describe()), id=r.id) for r in self.records))
             with VerticalScroll(id="entries"):
                 yield Static(id="lines")
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one(OptionList).border_title = f"journal {self.journal.path}"
+        options = self.query_one(OptionList)
+        options.border_title = Text(f"journal {self.journal.path}")
         if not self.records:
             self.query_one("#lines", Static).update("no actions yet")
-        self.query_one(OptionList).focus()
+        else:
+            options.highlighted = 0  # the cursor shows, and the newest action's lines
+        options.focus()
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         record = self.records[event.option_index]

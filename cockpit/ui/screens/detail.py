@@ -26,6 +26,7 @@ class DetailScreen(Screen[None]):
     CSS = """
     DetailScreen #title { height: 1; padding: 0 1; text-style: bold; }
     DetailScreen #body { width: 2fr; border: round $panel; }
+    DetailScreen #body:focus { border: round $accent; }
     DetailScreen #links { width: 1fr; border: round $panel; }
     DetailScreen #links:focus { border: round $accent; }
     """
@@ -33,6 +34,9 @@ class DetailScreen(Screen[None]):
         Binding("escape", "back", "Back"),
         Binding("y", "cycle_view", "Fields/YAML/JSON"),
         Binding("g", "go_to", "Go to in its pane"),
+        # Wherever the focus is on this screen (the fields after a tab), enter opens the
+        # relative under the list's cursor.
+        Binding("enter", "open_related", "Open the related object", show=False),
     ]
 
     def __init__(self, kind: Kind, key: str) -> None:
@@ -47,7 +51,7 @@ class DetailScreen(Screen[None]):
         return host_of(self)
 
     def compose(self) -> ComposeResult:
-        yield Static(f"{TITLES[self.kind]} {self.key}", id="title")
+        yield Static(Text(f"{TITLES[self.kind]} {self.key}"), id="title")
         with Horizontal():
             with VerticalScroll(id="body"):
                 yield Static(id="content")
@@ -58,13 +62,13 @@ class DetailScreen(Screen[None]):
         self.query_one("#body").border_title = "fields"
         links = self.query_one("#links", OptionList)
         links.border_title = "related (enter: open)"
-        relatives = (
-            self.cockpit.relations.of((self.kind, self.key)) if self.cockpit.relations else {}
-        )
+        relatives = self.cockpit.relatives((self.kind, self.key))
         for kind in ("host", "guest", "node", "peer", "pod"):
             for key in sorted(relatives.get(kind, ())):
                 if (kind, key) != (self.kind, self.key):
-                    links.add_option(Option(f"{kind:<5} {key}", id=f"{kind}|{key}"))
+                    links.add_option(Option(Text(f"{kind:<5} {key}"), id=f"{kind}|{key}"))
+        if links.option_count:
+            links.highlighted = 0  # a visible cursor from the start: enter opens that row
         links.focus()
         self.show()
 
@@ -81,7 +85,7 @@ class DetailScreen(Screen[None]):
         if self.view == "fields":
             body.border_title = "fields"
             text = Text()
-            for name, value in detail.as_plain(record).items():
+            for name, value in detail.fields(record, self.cockpit.clock()):
                 text.append(f"{name:<18}", style="bold")
                 text.append(f"{value}\n")
             content.update(text)
@@ -92,7 +96,7 @@ class DetailScreen(Screen[None]):
             self.post_message(FetchRaw(self.kind, self.key, self._fetched))
             return
         source, doc = self.raw
-        body.border_title = f"{self.view} from {source}"
+        body.border_title = Text(f"{self.view} from {source}")  # may quote a server
         dump = detail.to_yaml(doc) if self.view == "yaml" else detail.to_json(doc)
         content.update(Text(dump))
 
@@ -111,6 +115,14 @@ class DetailScreen(Screen[None]):
         """Leave every detail view and put the pane cursor on this object."""
         self.post_message(SelectObject(self.kind, self.key))
 
+    def action_open_related(self) -> None:
+        links = self.query_one("#links", OptionList)
+        if links.highlighted is not None:
+            self._open(links.get_option_at_index(links.highlighted).id or "")
+
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        kind, _, key = (event.option.id or "").partition("|")
+        self._open(event.option.id or "")
+
+    def _open(self, option_id: str) -> None:
+        kind, _, key = option_id.partition("|")
         self.app.push_screen(DetailScreen(kind, key))  # type: ignore[arg-type]

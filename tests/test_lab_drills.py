@@ -23,8 +23,8 @@ from lab_clients import (
 from waiting import wait_for
 
 from cockpit import labfile
-from cockpit.lab.control import ControlError
 from cockpit.lab.drills import DRILLS, run_drill
+from cockpit.lab.errors import ControlError
 from cockpit.lab.runner import RunningLab
 
 

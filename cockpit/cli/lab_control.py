@@ -81,8 +81,8 @@ def start_drill(running: Any, args: argparse.Namespace) -> str | None:
     name = getattr(args, "drill", None)
     if not name:
         return None
-    from cockpit.lab.control import ControlError
     from cockpit.lab.drills import DRILLS, run_drill
+    from cockpit.lab.errors import ControlError
 
     if name not in DRILLS:
         raise CliError(f"no drill named {name!r}; `cockpit drills` lists them")

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from cockpit.lab.errors import ControlError
 from cockpit.lab.kube.api import Request
 from cockpit.lab.kube.meta import NODE_BOOT, NODES, PODS, now_iso
 from cockpit.lab.kube.objects import node_object
@@ -35,10 +36,6 @@ JOIN_SPECS = {
     "arm64": {"cores": 4, "memory": 8 * 2**30, "disk": 128 * 10**9, "model": "Raspberry Pi 5"},
     "amd64": {"cores": 4, "memory": 16 * 2**30, "disk": 512 * 10**9, "model": "Intel N100"},
 }
-
-
-class ControlError(Exception):
-    """A verb that cannot be done, with what to do instead."""
 
 
 @dataclass(order=True)

@@ -22,8 +22,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from cockpit.lab.control import ControlError, LabControl
+from cockpit.lab.control import LabControl
 from cockpit.lab.drills import run_drill
+from cockpit.lab.errors import ControlError
 from cockpit.lab.world import WorldError
 
 CONTROL_FILE = "lab-control.json"

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from cockpit.lab.control import ControlError
+from cockpit.lab.errors import ControlError
 from cockpit.lab.kube.containers import APP_LABEL, ImageFault
 from cockpit.lab.kube.meta import NODES, PODS, key_of, now_iso, set_condition
 

@@ -76,9 +76,10 @@ def strip_text(triage: Triage, palette: Palette) -> Text | None:
         risks = triage.risks
         if not risks:
             return None
-        line = Text(f"no incident · {len(risks)} standing risk(s): ", style="dim")
+        # One line, cut at the width: the panes keep their rows when nothing is wrong.
+        line = Text(f"no incident · {len(risks)} standing risk(s) (t) · ", style="dim")
         line.append(Text(risks[0].text))
-        line.append("   t: triage", style="dim")
+        line.no_wrap, line.overflow = True, "ellipsis"
         return line
     text = Text()
     text.append(f" {top.severity.upper()} ", style=severity_style(top.severity, palette))
@@ -102,6 +103,7 @@ class IncidentStrip(Static):
     IncidentStrip.shown { display: block; }
     IncidentStrip.critical { border-left: thick $error; }
     IncidentStrip.warning { border-left: thick $warning; }
+    IncidentStrip.quiet { height: 1; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
     def show(self, triage: Triage, palette: Palette) -> None:
@@ -110,4 +112,5 @@ class IncidentStrip(Static):
         severity = triage.top.severity if triage.top else ""
         self.set_class(severity == "critical", "critical")
         self.set_class(severity == "warning", "warning")
+        self.set_class(text is not None and not severity, "quiet")
         self.update(text if text is not None else "")

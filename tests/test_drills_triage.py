@@ -3,8 +3,9 @@
 the config file the lab wrote) must put the right root first with the blast radius that
 follows from the lab file and a fitting fix, and that fix, run through the cockpit's own
 action (`cockpit ... --yes`) or, where it is a person's step, done through `cockpit labctl`
-or the real kubectl, must clear the incident. One more fault caused through a public API
-(a VM rebooted through the Proxmox API) must give the same diagnosis as its drill.
+or the real kubectl, must clear the incident. Faults caused through the public APIs instead
+(a VM rebooted through the Proxmox API, a memory limit lowered with `kubectl set resources`)
+must give the same diagnosis as their drills.
 
 Every expected number is derived here from the lab's own data: the lab file's hosts, guests,
 nodes and peers, and where the pods run as the real kubectl lists them."""
@@ -391,12 +392,27 @@ def test_crashloop_on_arm_cloud(lab_of):
     wait_for("the bad pods gone", lambda: check_json(lab)[0] == 0, 60)
 
 
-def test_oom_loop_on_the_tailnet(lab_of):
+@pytest.mark.parametrize("cause", ["drill", "kubectl"])
+def test_oom_loop_on_the_tailnet(lab_of, cause: str):
+    """The oom-loop drill, and the same fault made by hand with `kubectl set resources`
+    (a memory limit a third of what the app normally uses): the same diagnosis."""
     lab = lab_of("tailnet")
     namespace, name, _ = app_deployments("tailnet")[0]  # the largest app with a usage profile
-    assert f"deployment {namespace}/{name}: memory limit lowered" in labctl(
-        lab, "drill", "oom-loop"
-    )
+    if cause == "drill":
+        assert f"deployment {namespace}/{name}: memory limit lowered" in labctl(
+            lab, "drill", "oom-loop"
+        )
+    else:
+        data = labfile.load("tailnet").snapshot
+        pod = next(
+            p
+            for p in data.pods
+            if data.workload_of_pod.get(p.key) == ("Deployment", namespace, name)
+        )
+        assert pod.profile is not None
+        limit = f"{pod.profile.normal.memory // 3 // 2**20}Mi"
+        kubectl(lab, "-n", namespace, "set", "resources", f"deployment/{name}",
+                f"--limits=memory={limit}", f"--requests=memory={limit}")  # fmt: skip
     wait_for(
         "an OOMKilled container",
         lambda: "OOMKilled" in kubectl(lab, "-n", namespace, "get", "pods", "-o", "json"),

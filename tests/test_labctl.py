@@ -107,6 +107,8 @@ def test_join_plugs_in_a_node_and_a_peer(lab_process: Path) -> None:
         (("drill", "meteor"), "no drill named 'meteor'"),
         (("reboot", "nothing"), "no guest, host or node named"),
         (("join", "rpi5-home"), "already"),
+        (("reconnect", "nosuch"), "no tailnet peer named 'nosuch'"),
+        (("free-disk", "nosuch"), "no node 'nosuch'"),
     ],
 )
 def test_labctl_errors_are_clear(lab_process: Path, args: tuple[str, ...], message: str) -> None:

@@ -126,6 +126,8 @@ def test_a_dead_pi_is_replaced_under_its_name(lab_process: Path) -> None:
         (("drill", "meteor"), "no drill named 'meteor'"),
         (("reboot", "nothing"), "no guest, host or node named"),
         (("join", "rpi5-home"), "already"),
+        (("reconnect", "nosuch"), "no tailnet peer named 'nosuch'"),
+        (("free-disk", "nosuch"), "no node 'nosuch'"),
     ],
 )
 def test_labctl_errors_are_clear(lab_process: Path, args: tuple[str, ...], message: str) -> None:

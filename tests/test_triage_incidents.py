@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from builders import pod
+from builders import container_state, pod
 from test_triage_findings import NOW, down_host, set_node, world
 
 from cockpit import labfile
@@ -248,3 +248,44 @@ def test_pods_stuck_terminating_get_one_forced_delete_per_namespace():
     [delete] = [f for f in first.fixes if not f.action]
     assert delete.command == "kubectl -n default delete pod app-c app-d --force --grace-period=0"
     assert delete.title == "delete 2 pods in default stuck Terminating"
+
+
+def test_a_peer_is_linked_by_its_node_id_not_its_hostname():
+    # A real tailscaled gives every peer a stable node ID, and the topology links nodes to
+    # peers by it: the peer of a dead node is still its symptom, and a peer cut off while
+    # its node runs is a warning about that node's peer, fixed on the machine.
+    with_ids = tuple(replace(p, id=f"nID{p.hostname}") for p in world().peers)
+    s = set_node(world(peers=with_ids), "n2", conditions={"Ready": "Unknown"})
+    s = replace(s, peers=tuple(replace(p, online=p.hostname != "n2") for p in s.peers))
+    [only] = incidents(s)
+    assert only.root.code == "NODE-NOTREADY"
+    assert [(f.code, f.obj.id) for f in only.symptoms] == [("PEER-OFFLINE", "nIDn2")]
+
+    cut = world(peers=tuple(replace(p, online=p.hostname != "n1") for p in with_ids))
+    [only] = incidents(cut)
+    assert (only.severity, only.root.code, only.root.obj.name) == ("warning", "PEER-OFFLINE", "n1")
+    assert only.root.text.startswith("tailnet peer n1 (node n1) is offline")
+    assert [(f.command, f.action) for f in only.fixes] == [("tailscale up", False)]
+
+
+def test_pods_of_one_workload_failing_alike_are_one_incident_with_the_rollback():
+    def crashing(name: str):
+        return pod(
+            name,
+            "n0",
+            app="app",
+            container_states=(
+                container_state(
+                    state="waiting", reason="CrashLoopBackOff", restarts=4, last_exit_code=1
+                ),
+            ),
+        )
+
+    s = replace(world(), pods=(*world().pods, crashing("app-x"), crashing("app-y")))
+    [only] = incidents(s)
+    assert (only.root.code, only.root.obj.name) == ("POD-CRASHLOOP", "app-x")
+    assert [(f.code, f.obj.name) for f in only.symptoms] == [("POD-CRASHLOOP", "app-y")]
+    assert only.affected.pods == 2
+    assert [(f.command, f.action) for f in only.fixes] == [
+        ("kubectl -n default rollout undo deployment/app", False)
+    ]

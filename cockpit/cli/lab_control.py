@@ -39,6 +39,15 @@ def add_commands(sub: Any) -> None:
         "reboot", help="reboot a guest (VMID or name), or power-cycle a bare-metal host or node"
     )
     reboot.add_argument("target", metavar="GUEST")
+    reconnect = verbs.add_parser(
+        "reconnect",
+        help="bring a tailnet peer back: what `tailscale up --force-reauth` on it does",
+    )
+    reconnect.add_argument("peer")
+    free = verbs.add_parser(
+        "free-disk", help="free a node's disk (prune images): the kubelet lifts DiskPressure"
+    )
+    free.add_argument("node")
     drill = verbs.add_parser("drill", help="start an outage drill (see `cockpit drills`)")
     drill.add_argument("name", metavar="NAME")
     add_drill_timing(drill)
@@ -158,6 +167,10 @@ def cmd_labctl(args: argparse.Namespace) -> int:
         body = {"host": args.host}
     elif verb == "reboot":
         body = {"target": args.target}
+    elif verb == "reconnect":
+        body = {"peer": args.peer}
+    elif verb == "free-disk":
+        body = {"node": args.node}
     elif verb == "drill":
         if args.at < 0:
             raise CliError(f"--at must be zero or more lab seconds, got {args.at:g}")

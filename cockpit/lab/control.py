@@ -150,6 +150,47 @@ class LabControl:
         self._record(what)
         return what
 
+    def reconnect(self, peer: str) -> str:
+        """What a person does on a peer's machine: `tailscale up --force-reauth` (a new node
+        key, no expiry) and a path back, direct where it was."""
+        from cockpit.lab.world import PeerFault
+
+        try:
+            self.world.set_peer_fault(peer, **vars(PeerFault()))
+        except WorldError as exc:
+            raise ControlError(str(exc)) from None
+        what = f"tailnet peer {peer} re-authenticated and back on the tailnet"
+        self._record(what)
+        return what
+
+    def free_disk(self, node: str) -> str:
+        """What a person does on a node whose disk filled up (prune images, delete old
+        logs): the kubelet sees room again, lifts DiskPressure and its taint."""
+        from cockpit.lab.drills import DISK_PRESSURE_TAINT
+        from cockpit.lab.kube.meta import set_condition
+
+        controllers = self.lab.kube.controllers
+        store = self.lab.kube.store
+        with controllers.lock:
+            obj = store.find(NODES, ("", node))
+            if obj is None:
+                raise ControlError(f"no node {node!r}")
+            now = self.clock.now()
+            set_condition(
+                obj, "DiskPressure", "False", "KubeletHasNoDiskPressure",
+                "kubelet has no disk pressure", now,
+            )  # fmt: skip
+            taints = obj["spec"].get("taints") or []
+            obj["spec"]["taints"] = [t for t in taints if t.get("key") != DISK_PRESSURE_TAINT]
+            obj = store.update(NODES, obj)
+            controllers.event(
+                obj, "Normal", "NodeHasNoDiskPressure",
+                f"Node {node} status is now: NodeHasNoDiskPressure", now, host=node,
+            )  # fmt: skip
+        what = f"node {node}: disk freed, DiskPressure lifted"
+        self._record(what)
+        return what
+
     def join(self, name: str, arch: str = "arm64", site: str = "", ip: str = "") -> str:
         """Plug in a bare-metal machine: it boots, its k3s agent registers the node (Ready
         after the kubelet's first status), and it comes up on the tailnet."""

@@ -4,6 +4,7 @@ can power hosts off, reboot guests, start drills and plug in machines of a runni
     GET  /v1/list                         hosts, guests, nodes, peers, drills, what happened
     POST /v1/power-off   {"host"}         POST /v1/power-on {"host"}
     POST /v1/reboot      {"target"}       a guest (vmid or name), a bare-metal host or node
+    POST /v1/reconnect   {"peer"}         POST /v1/free-disk {"node"}
     POST /v1/drill       {"name", "at", "target"}
     POST /v1/join        {"name", "arch", "site", "ip"}
 
@@ -95,6 +96,10 @@ class _Server(http.server.ThreadingHTTPServer):
             return {"message": ctl.power_on(str(body["host"]))}
         if verb == "reboot":
             return {"message": ctl.reboot(str(body["target"]))}
+        if verb == "reconnect":
+            return {"message": ctl.reconnect(str(body["peer"]))}
+        if verb == "free-disk":
+            return {"message": ctl.free_disk(str(body["node"]))}
         if verb == "drill":
             at = float(body.get("at") or 0.0)
             return {"message": run_drill(ctl, str(body["name"]), at, str(body.get("target", "")))}

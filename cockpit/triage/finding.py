@@ -155,7 +155,9 @@ CODES: Mapping[str, Code] = {
 
 
 def _peer_ref(peer: Peer) -> ObjectRef:
-    return ObjectRef("network", "Peer", peer.hostname)
+    # The hostname is what people say; the key (node ID) is what the topology links by,
+    # since hostnames repeat.
+    return ObjectRef("network", "Peer", peer.hostname, id=peer.key)
 
 
 @dataclass
@@ -178,9 +180,14 @@ class Facts:
     def peer_by_name(self) -> dict[str, Peer]:
         return {p.hostname: p for p in self.snapshot.peers}
 
+    @cached_property
+    def peer_by_key(self) -> dict[str, Peer]:
+        """The topology's links name peers by key (node ID), not by hostname."""
+        return {p.key: p for p in self.snapshot.peers}
+
     def peer_of_node(self, node: str) -> Peer | None:
-        name = self.links.node_peer.get(node)
-        return self.peer_by_name.get(name) if name else None
+        key = self.links.node_peer.get(node)
+        return self.peer_by_key.get(key) if key else None
 
     @cached_property
     def pod_by_key(self) -> dict[tuple[str, str], Pod]:

@@ -27,6 +27,9 @@ from cockpit.triage.dns import ClusterDns, find_dns
 from cockpit.triage.finding import SEVERITY_ORDER, Facts, Finding, ObjectRef, Severity, plural
 
 NODE_CODES = ("NODE-NOTREADY", "NODE-GONE")
+# Failures that a change to the pod template brings (image, limit, selector): undone by
+# rolling the workload back.
+POD_FAILURE_CODES = ("POD-CRASHLOOP", "POD-OOMKILLED", "POD-IMAGE-PULL", "POD-EXEC-FORMAT")
 HOST_CODES = ("HOST-OFF", "HOST-UNREACHABLE")
 
 
@@ -91,7 +94,7 @@ class _Causes:
         self.host = {x.obj.name: x for x in findings if x.code in HOST_CODES}
         self.guest = {x.obj.id: x for x in findings if x.code == "GUEST-STOPPED"}
         self.node = {x.obj.name: x for x in findings if x.code in NODE_CODES}
-        self.key_expired = {x.obj.name: x for x in findings if x.code == "PEER-KEY-EXPIRED"}
+        self.key_expired = {x.obj.id: x for x in findings if x.code == "PEER-KEY-EXPIRED"}
         self.workload = {
             (x.obj.kind, x.obj.namespace, x.obj.name): x
             for x in findings
@@ -101,6 +104,19 @@ class _Causes:
         self.tailscaled = next((x for x in findings if x.code == "TAILSCALE-NOT-RUNNING"), None)
         self.quorum = next((x for x in findings if x.code == "PVE-NO-QUORUM"), None)
         self.dns_workloads = {w.key for w in dns.workloads} if dns else set()
+        # A bad release fails every new pod the same way: one incident per workload and
+        # reason, rooted at its first pod, not one per pod.
+        self.pod_group: dict[tuple, Finding] = {}
+        for x in sorted(findings, key=lambda x: x.obj.ref):
+            key = self._pod_group_key(x)
+            if key is not None:
+                self.pod_group.setdefault(key, x)
+
+    def _pod_group_key(self, x: Finding) -> tuple | None:
+        if x.code not in POD_FAILURE_CODES:
+            return None
+        workload = self.f.snapshot.workload_of_pod.get((x.obj.namespace, x.obj.name))
+        return (x.code, workload) if workload else None
 
     def below_host(self, host: str | None) -> Finding | None:
         return self.host.get(host) if host else None
@@ -149,16 +165,17 @@ class _Causes:
         if code in NODE_CODES:
             return self.behind_node(obj.name)
         if code.startswith("PEER-") and code != "PEER-KEY-EXPIRED":
+            # The links name peers by key (the ref's id), not by hostname.
             for node, peer in self.f.links.node_peer.items():
-                if peer == obj.name:
+                if peer == obj.id:
                     cause = self.of_node(node) if code == "PEER-OFFLINE" else None
                     if cause is not None:
                         return cause
             for host, peer in self.f.links.host_peer.items():
-                if peer == obj.name and host in self.host:
+                if peer == obj.id and host in self.host:
                     return self.host[host]
             for vmid, peer in self.f.links.guest_peer.items():
-                if peer == obj.name:
+                if peer == obj.id:
                     guest = self.f.guest_by_vmid.get(vmid)
                     cause = self.below_guest(vmid, guest.host if guest else None)
                     if cause is not None:
@@ -174,7 +191,11 @@ class _Causes:
             if cause is not None:
                 return cause
             key = s.workload_of_pod.get(pod.key)
-            return self.workload.get(key) if key else None
+            if key and key in self.workload:
+                return self.workload[key]
+            group = self._pod_group_key(x)
+            first = self.pod_group.get(group) if group else None
+            return first if first is not None and first is not x else None
         if code == "WORKLOAD-DOWN":
             key = (obj.kind, obj.namespace, obj.name)
             if key in self.dns_workloads and self.dns_down is not None:
@@ -364,6 +385,16 @@ def _fixes(
         )
     if root.code == "NODE-CORDONED":
         fixes.append(Fix(f"uncordon {root.obj.name}", f"cockpit uncordon {root.obj.name}", "u"))
+    if root.code == "NODE-DISK-PRESSURE":
+        # The kubelet lifts the pressure once the disk has room again; draining only moves
+        # the pods away. Run on the node itself.
+        fixes.append(
+            Fix(
+                f"free disk space on {root.obj.name} (unused images)",
+                "crictl rmi --prune",
+                action=False,
+            )
+        )
     if root.code in (
         "NODE-MEMORY-PRESSURE",
         "NODE-DISK-PRESSURE",
@@ -373,6 +404,7 @@ def _fixes(
         fixes.append(Fix(f"drain {root.obj.name}", f"cockpit drain {root.obj.name}", "d"))
     if root.code == "DNS-ONE-HOST":
         fixes.append(Fix("scale kube-system for HA", "cockpit scale-ha", "H"))
+    fixes += _person_fixes(f, root)
     dns_keys = {w.key for w in dns.workloads} if dns else set()
     for x in members:
         if x.code == "WORKLOAD-DOWN" and x.obj.kind in ("Deployment", "DaemonSet"):
@@ -403,6 +435,47 @@ def _fixes(
     for fix in fixes:
         unique.setdefault(fix.command, fix)
     return tuple(unique.values())
+
+
+def _person_fixes(f: Facts, root: Finding) -> list[Fix]:
+    """Fixes no cockpit action can do: a step on the peer's machine, a rollback of the
+    change that broke a workload, the metrics API brought back."""
+    s = f.snapshot
+    obj = root.obj
+    if root.code == "PEER-KEY-EXPIRED":
+        return [
+            Fix(
+                f"re-authenticate {obj.name} (on {obj.name})",
+                "tailscale up --force-reauth",
+                action=False,
+            )
+        ]
+    if root.code == "PEER-OFFLINE":
+        return [Fix(f"bring {obj.name} back on the tailnet (on {obj.name})", "tailscale up",
+                    action=False)]  # fmt: skip
+    if root.code == "METRICS-MISSING":
+        server = next(
+            (w for w in s.workloads if w.key == ("Deployment", "kube-system", "metrics-server")),
+            None,
+        )
+        if server is None:
+            return []
+        if server.replicas < 1:
+            return [Fix("scale metrics-server back up", f"cockpit scale {server.ref} 1")]
+        return [Fix("restart metrics-server", f"cockpit restart {server.ref}", "R")]
+    if root.code in POD_FAILURE_CODES:
+        key = s.workload_of_pod.get((obj.namespace, obj.name))
+        if key is None or key[0] not in ("Deployment", "StatefulSet", "DaemonSet"):
+            return []
+        kind, namespace, name = key
+        return [
+            Fix(
+                f"roll {namespace}/{kind.lower()}/{name} back to its last working revision",
+                f"kubectl -n {namespace} rollout undo {kind.lower()}/{name}",
+                action=False,
+            )
+        ]
+    return []
 
 
 # --- grouping and ranking --------------------------------------------------------------------

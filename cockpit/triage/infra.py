@@ -22,16 +22,17 @@ def guest_ref(vmid: int, name: str) -> ObjectRef:
 
 def _peers_on_host(f: Facts, host: str) -> list[tuple[str, bool]]:
     """Every tailnet peer that runs on the host: the host itself, its guests, their nodes."""
-    names: set[str] = set()
+    keys: set[str] = set()  # the links name peers by key (node ID)
     if host in f.links.host_peer:
-        names.add(f.links.host_peer[host])
+        keys.add(f.links.host_peer[host])
     for g in f.snapshot.guests_by_host.get(host, ()):
         if g.vmid in f.links.guest_peer:
-            names.add(f.links.guest_peer[g.vmid])
+            keys.add(f.links.guest_peer[g.vmid])
     for node in f.snapshot.nodes_by_host.get(host, ()):
         if node in f.links.node_peer:
-            names.add(f.links.node_peer[node])
-    return [(n, f.peer_by_name[n].online) for n in sorted(names) if n in f.peer_by_name]
+            keys.add(f.links.node_peer[node])
+    peers = [f.peer_by_key[k] for k in keys if k in f.peer_by_key]
+    return sorted((p.hostname, p.online) for p in peers)
 
 
 def answering_peers(f: Facts, host: str) -> list[str]:

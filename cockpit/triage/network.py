@@ -23,15 +23,16 @@ def parse_time(text: str) -> float | None:
 
 
 def _machine_of(f: Facts, peer: Peer) -> str:
-    """What the peer is to the lab: "node x86-vm-2", "host pve", "" when nothing."""
-    for node, name in f.links.node_peer.items():
-        if name == peer.hostname:
+    """What the peer is to the lab: "node x86-vm-2", "host pve", "" when nothing. The links
+    name peers by key (node ID): hostnames repeat."""
+    for node, key in f.links.node_peer.items():
+        if key == peer.key:
             return f"node {node}"
-    for host, name in f.links.host_peer.items():
-        if name == peer.hostname:
+    for host, key in f.links.host_peer.items():
+        if key == peer.key:
             return f"host {host}"
-    for vmid, name in f.links.guest_peer.items():
-        if name == peer.hostname:
+    for vmid, key in f.links.guest_peer.items():
+        if key == peer.key:
             return f"guest {vmid}"
     return ""
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import socket
 import ssl
 import struct
@@ -370,7 +371,7 @@ def _logged_out(
         if not chunk:
             break
         rest += chunk
-    rest = rest.replace(b'"BackendState":"Running"', b'"BackendState":"NeedsLogin"')
+    rest = re.sub(rb'"BackendState"\s*:\s*"Running"', b'"BackendState":"NeedsLogin"', rest)
     lines = [
         line
         for line in head.rstrip(b"\r\n").split(b"\r\n")

@@ -71,29 +71,7 @@ ONLY = {
     "tailscale": ("logged_out",),
 }
 # Known defects: (source, fault) -> what is wrong. Each is a strict xfail.
-KNOWN = {
-    ("kube", "hang"): "a hung API server is noticed only when the watch's read timeout "
-    "(watch timeout + 30 s = 330 s) runs out; bookmarks are not used as a heartbeat",
-    ("kube", "trickle"): "no overall deadline: a trickling API server keeps the watch alive "
-    "and the source ok",
-    ("kube", "garbage"): "a 200 with garbage on the watch ends the watch 'normally' and the "
-    "source reconnects in a loop while saying ok",
-    ("kube", "huge"): "no response size cap: a huge list is read whole; on a watch it is one "
-    "endless line, then the watch 'ends normally' and reconnects while saying ok",
-    ("kube", "truncated"): "a cockpit started while list bodies come truncated never syncs: "
-    "the cut body raises outside request()'s try and kills the watcher thread",
-    ("kube", "reset_mid"): "a cockpit started while lists are reset mid-body never syncs: "
-    "the cut body raises outside request()'s try and kills the watcher thread",
-    ("kube", "410"): "an HTTP 410 on the watch request is retried with the same "
-    "resourceVersion forever instead of relisting",
-    ("proxmox", "trickle"): "timeouts are per read, with no overall deadline: a trickling "
-    "Proxmox is never detected",
-    ("proxmox", "huge"): "no response size cap: a huge answer is read whole and accepted",
-    ("tailscale", "trickle"): "timeouts are per read, with no overall deadline: a "
-    "trickling tailscaled is never detected",
-    ("tailscale", "huge"): "no response size cap: a huge answer is read whole and accepted",
-    ("tailscale", "logged_out"): "a logged-out tailscaled (BackendState NeedsLogin) is shown as ok",
-}
+KNOWN: dict[tuple[str, str], str] = {}
 
 
 def _cases() -> list:

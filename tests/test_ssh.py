@@ -206,7 +206,8 @@ def test_over_ssh_256_colours_keys_resize_and_a_drain_resumed_after_a_drop(
         assert "38;5;" in coloured or "48;5;" in coloured  # the 256-colour palette
         assert "38;2;" not in coloured and "48;2;" not in coloured  # never 24-bit colour
         type_slowly(first.name, "Tab", "Down", "?")
-        wait_screen(first.name, "next / previous pane")  # the keys list: keys get through
+        wait_screen(first.name, "Next pane")  # the keys screen: keys get through
+        type_slowly(first.name, "Escape")  # the keys screen closes
         # The terminal shrinks: ssh passes the new size on, the panes become tabs.
         tmux("resize-window", "-t", first.name, "-x", "100", "-y", "30")
         narrow = wait_screen(first.name, "overcommit", "kube ok")

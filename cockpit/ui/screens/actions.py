@@ -219,6 +219,8 @@ class RunScreen(ModalScreen[Outcome | None]):
         text.append(outcome.message)
         text.append("   (escape closes)", style="dim")
         self.query_one("#outcome", Static).update(text)
+        box = self.query_one(Vertical)
+        box.border_title = f"{outcome.status}: {self.plan.action} {self.plan.target}"
 
     def action_cancel_action(self) -> None:
         if self.outcome is None:

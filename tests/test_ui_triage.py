@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from kubectl_cli import kubectl_ok
 from live_lab import action_context, live_lab
 
 from cockpit.actions.journal import Journal
@@ -179,3 +180,32 @@ def test_the_triage_view_on_a_frozen_outage(snap_compare):
     # is the same, so the view is pinned byte for byte.
     app = CockpitApp(StaticInventory.host_off("tailnet", "friend-pve"))
     assert snap_compare(app, terminal_size=(160, 48), press=["t"])
+
+
+@pytest.mark.asyncio
+async def test_the_detail_view_shows_the_objects_own_events(tmp_path):
+    from cockpit.ui.screens.detail import DetailScreen
+
+    with live_lab("n100", 30, tmp_path / "lab") as (lab, inventory):
+        inventory.start()
+        # A pod the StatefulSet recreates: the scheduler and the kubelet report on it.
+        kubectl_ok(lab.kube.kubeconfig, "-n", "data", "delete", "pod", "postgresql-0")
+        app = _app(inventory, tmp_path)
+        async with app.run_test(size=(160, 48)) as pilot:
+            await _until(
+                pilot,
+                lambda: any(e.object_name == "postgresql-0" for e in app.snapshot.events),
+                "events about postgresql-0",
+            )
+            pod = next(p for p in app.snapshot.pods if p.name == "postgresql-0")
+            mine = [e for e in app.snapshot.events if e.object_name == pod.name]
+            assert mine  # the lab's scheduler and kubelet said something about it
+            app.select("pod", f"{pod.namespace}/{pod.name}")
+            await pilot.press("enter")
+            screen = app.screen
+            assert isinstance(screen, DetailScreen)
+            shown = str(screen.query_one("#content").render())
+            events = shown.split("\nevents\n", 1)[1]
+            assert any(e.reason in events for e in mine)
+            others = [e for e in app.snapshot.events if e.object_name != pod.name]
+            assert not [e for e in others if e.message and e.message in events]

@@ -16,9 +16,13 @@ from textual.widgets.option_list import Option
 
 from cockpit import detail
 from cockpit.relations import Kind
+from cockpit.triage.finding import ObjectRef
+from cockpit.triage.timeline import build_timeline, recent
 from cockpit.ui.host import FetchRaw, Host, RawObject, SelectObject, host_of
+from cockpit.ui.screens.timeline import age
 
 VIEWS = ("fields", "yaml", "json")
+EVENTS_SHOWN = 12  # the newest; `T` on the panes has the whole timeline
 TITLES = {"host": "Host", "guest": "Guest", "node": "Node", "pod": "Pod", "peer": "Peer"}
 
 
@@ -88,6 +92,7 @@ class DetailScreen(Screen[None]):
             for name, value in detail.fields(record, self.cockpit.clock()):
                 text.append(f"{name:<18}", style="bold")
                 text.append(f"{value}\n")
+            self._append_events(text, record)
             content.update(text)
             return
         if self.raw is None:
@@ -99,6 +104,22 @@ class DetailScreen(Screen[None]):
         body.border_title = Text(f"{self.view} from {source}")  # may quote a server
         dump = detail.to_yaml(doc) if self.view == "yaml" else detail.to_json(doc)
         content.update(Text(dump))
+
+    def _append_events(self, text: Text, record: Any) -> None:
+        """What happened to this object lately: its Kubernetes events, Proxmox tasks and
+        tailnet changes, newest first (the timeline, kept to this object)."""
+        about = timeline_ref(self.kind, record)
+        snapshot = self.cockpit.snapshot
+        now = self.cockpit.clock()
+        entries = recent(build_timeline(snapshot, now=now), about=about)[:EVENTS_SHOWN]
+        text.append("\nevents\n", style="bold")
+        if not entries:
+            text.append("  none known\n", style="dim")
+        for entry in entries:
+            style = "yellow" if entry.level == "warning" else ""
+            text.append(f"  {age(now - entry.at):>4} ago  ", style="dim")
+            text.append(Text(entry.text, style=style))
+            text.append("\n")
 
     def _fetched(self, raw: RawObject) -> None:
         self.raw = raw
@@ -126,3 +147,16 @@ class DetailScreen(Screen[None]):
     def _open(self, option_id: str) -> None:
         kind, _, key = option_id.partition("|")
         self.app.push_screen(DetailScreen(kind, key))  # type: ignore[arg-type]
+
+
+def timeline_ref(kind: Kind, record: Any) -> ObjectRef:
+    """The object as the timeline names it."""
+    if kind == "pod":
+        return ObjectRef("pod", "Pod", record.name, record.namespace)
+    if kind == "node":
+        return ObjectRef("node", "Node", record.name)
+    if kind == "guest":
+        return ObjectRef("guest", "Guest", record.name, id=str(record.vmid))
+    if kind == "peer":
+        return ObjectRef("network", "Peer", record.hostname, id=record.key)
+    return ObjectRef("host", "Host", record.name)

@@ -16,23 +16,24 @@ from textual.widgets import Footer, Input, Log, Static
 
 from cockpit.model import Pod
 from cockpit.ui.host import FetchLog
+from cockpit.ui.screens.text_filter import TextFilter
 
 FOLLOW_EVERY = 2.0
 
 
-class LogsScreen(Screen[None]):
+class LogsScreen(TextFilter, Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back"),
         Binding("f", "follow", "Follow"),
         Binding("P", "previous", "Previous container"),
         Binding("c", "container", "Next container"),
-        Binding("slash", "search", "Search"),
+        Binding("slash", "filter", "Search"),
     ]
     DEFAULT_CSS = """
     LogsScreen #title { height: 1; padding: 0 1; }
     LogsScreen Log { height: 1fr; }
-    LogsScreen #search { display: none; }
-    LogsScreen #search.shown { display: block; }
+    LogsScreen #filter { display: none; }
+    LogsScreen #filter.shown { display: block; }
     """
 
     def __init__(self, pod: Pod) -> None:
@@ -42,13 +43,12 @@ class LogsScreen(Screen[None]):
         self.container = 0
         self.previous = False
         self.following = True
-        self.needle = ""
         self.text = ""
         self.error = ""
 
     def compose(self) -> ComposeResult:
         yield Static(id="title")
-        yield Input(placeholder="show only lines with…; escape clears", id="search")
+        yield Input(placeholder="show only lines with…; escape clears", id="filter")
         yield Log(id="log", highlight=False)
         yield Footer()
 
@@ -120,28 +120,13 @@ class LogsScreen(Screen[None]):
         self.text = ""
         self.fetch()
 
-    def action_search(self) -> None:
-        box = self.query_one("#search", Input)
-        box.value = self.needle
-        box.add_class("shown")
-        box.focus()
+    def filtered_widget(self) -> Log:
+        return self.query_one(Log)
 
-    def on_input_changed(self, event: Input.Changed) -> None:
-        self.needle = event.value
+    def refilter(self) -> None:
         self.draw()
         self._title()
 
-    def on_input_submitted(self, _: Input.Submitted) -> None:
-        self.query_one("#search", Input).remove_class("shown")
-        self.query_one(Log).focus()
-
     def action_back(self) -> None:
-        box = self.query_one("#search", Input)
-        if box.has_class("shown") or self.needle:
-            self.needle = ""
-            box.remove_class("shown")
-            self.query_one(Log).focus()
-            self.draw()
-            self._title()
-            return
-        self.app.pop_screen()
+        if not self.clear_filter():
+            self.app.pop_screen()

@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Footer, Input, Static
 
 from cockpit.triage.timeline import Entry, recent
 from cockpit.ui.host import SelectObject, host_of
+from cockpit.ui.screens.text_filter import TextFilter
 from cockpit.ui.targets import pane_of
 
 WINDOWS = {"1": 5.0, "2": 15.0, "3": 60.0, "0": None}
@@ -38,7 +39,7 @@ def age(seconds: float) -> str:
     return f"{int(seconds)}s"
 
 
-class TimelineScreen(Screen[None]):
+class TimelineScreen(TextFilter, Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back"),
         Binding("slash", "filter", "Filter"),
@@ -57,7 +58,6 @@ class TimelineScreen(Screen[None]):
         super().__init__()
         self.about = about  # an object ref such as node/worker-1: its entries only
         self.minutes: float | None = None
-        self.needle = ""
         self.warnings_only = False
         self.entries: list[Entry] = []
         self.now = 0.0
@@ -140,19 +140,11 @@ class TimelineScreen(Screen[None]):
         self.warnings_only = not self.warnings_only
         self.draw()
 
-    def action_filter(self) -> None:
-        box = self.query_one("#filter", Input)
-        box.value = self.needle
-        box.add_class("shown")
-        box.focus()
+    def filtered_widget(self) -> DataTable[Any]:
+        return self.query_one(DataTable)
 
-    def on_input_changed(self, event: Input.Changed) -> None:
-        self.needle = event.value
+    def refilter(self) -> None:
         self.draw()
-
-    def on_input_submitted(self, _: Input.Submitted) -> None:
-        self.query_one("#filter", Input).remove_class("shown")
-        self.query_one(DataTable).focus()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         rows = self.shown()
@@ -165,11 +157,5 @@ class TimelineScreen(Screen[None]):
         self.post_message(SelectObject(*target))
 
     def action_back(self) -> None:
-        box = self.query_one("#filter", Input)
-        if box.has_class("shown") or self.needle:
-            self.needle = ""
-            box.remove_class("shown")
-            self.query_one(DataTable).focus()
-            self.draw()
-            return
-        self.app.pop_screen()
+        if not self.clear_filter():
+            self.app.pop_screen()

@@ -19,13 +19,18 @@ word ("incident", "finding", "risk") and the severity, grep-able, never wrapped,
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
 import sys
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from cockpit.cli.common import CliError, dump_json, load_config, load_lab
+from cockpit.model import Peer, Snapshot
+from cockpit.statedir import state_dir, write_private
 
 CHECK_SCHEMA = "cockpit.check/1"
 EXIT_HEALTHY, EXIT_WARNING, EXIT_CRITICAL, EXIT_UNCHECKED = 0, 1, 2, 3
@@ -110,7 +115,12 @@ def _check(config: Any, args: argparse.Namespace) -> int:
             "tailscale", config.unconfigured_hint("tailscale")
         )
     now = snapshot.clock or time.time()
-    result = run_triage(snapshot, now, health, thresholds=config.thresholds)
+    # What the tailnet looked like at the last check: a peer relayed now that was direct
+    # then has lost its path (a one-shot check has no other "before").
+    previous = remembered_paths(config)
+    result = run_triage(snapshot, now, health, previous, thresholds=config.thresholds)
+    if health.get("tailscale") is not None and health["tailscale"].state == "ok":
+        remember_paths(config, snapshot)
     findings, incidents = list(result.findings), list(result.incidents)
     checked = any(h.state == "ok" for h in health.values())
     code = _exit_code(checked, findings, incidents)
@@ -119,6 +129,41 @@ def _check(config: Any, args: argparse.Namespace) -> int:
     else:
         print_lines(check_lines(code, now, health, findings, incidents, args.all))
     return code
+
+
+def _paths_file(config: Any) -> Path:
+    """One file per tailscaled reached (a homelab and a lab do not mix)."""
+    socket = str(getattr(config.tailscale, "socket", None) or "default")
+    digest = hashlib.sha256(socket.encode()).hexdigest()[:12]
+    return state_dir() / f"tailnet-paths-{digest}.json"
+
+
+def remembered_paths(config: Any) -> Snapshot | None:
+    """The peers' paths as the last check saw them, or None when there is no last check."""
+    try:
+        doc = json.loads(_paths_file(config).read_text())
+        peers = tuple(
+            Peer(hostname=str(p["hostname"]), id=str(p["id"]), cur_addr=str(p["cur_addr"]))
+            for p in doc["peers"]
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # none yet, or unreadable: this check simply has no "before"
+    return Snapshot(peers=peers)
+
+
+def remember_paths(config: Any, snapshot: Snapshot) -> None:
+    peers = [
+        {"id": p.id, "hostname": p.hostname, "cur_addr": p.cur_addr}
+        for p in snapshot.peers
+        if p.online
+    ]
+    path = _paths_file(config)
+    temporary = path.with_name(f"{path.name}.{os.getpid()}")
+    try:
+        write_private(temporary, json.dumps({"peers": peers}))
+        os.replace(temporary, path)
+    except OSError:
+        pass  # the state folder cannot be written: the next check has no "before", no more
 
 
 SEVERITY_STYLE = {" CRITICAL ": "bold red", " WARNING ": "yellow", " INFO ": "dim"}

@@ -154,7 +154,7 @@ def test_host_power_loss_on_the_tailnet(lab_of, tmp_path: Path):
     # Proxmox starts them itself and the "guest start" fixes are not needed.
     labctl(lab, "power-on", host)
     for node in dead:
-        wait_for(f"{node} Ready", lambda node=node: node_ready(lab, node) == "True", 60)
+        wait_for(f"{node} Ready", lambda node=node: node_ready(lab, node) == "True", 180)
     healthy_again(lab, "HOST-OFF", "GUEST-STOPPED", "NODE-NOTREADY", "DNS-NO-ENDPOINT")
 
 
@@ -185,7 +185,7 @@ def test_rpi_thermal_a_bare_metal_pi_dies(lab_of):
 
     # The person's step: once it has cooled, power it back on (labctl).
     labctl(lab, "power-on", host)
-    wait_for(f"{pi} Ready", lambda: node_ready(lab, pi) == "True", 60)
+    wait_for(f"{pi} Ready", lambda: node_ready(lab, pi) == "True", 180)
     healthy_again(lab, "HOST-OFF", "NODE-NOTREADY", "PEER-OFFLINE")
 
 
@@ -226,7 +226,7 @@ def reboot_then_fix(lab: RunningLab, node: str, cause, tmp_path: Path) -> None:
     _, doc = check_json(lab)
     assert "DNS-NO-ENDPOINT" not in codes_of(doc)  # CoreDNS runs elsewhere, the VM still down
     lab.world.clock.advance(60)  # the reboot ends
-    wait_for(f"{node} Ready", lambda: node_ready(lab, node) == "True", 60)
+    wait_for(f"{node} Ready", lambda: node_ready(lab, node) == "True", 180)
     healthy_again(lab, "NODE-NOTREADY", "DNS-NO-ENDPOINT", "WORKLOAD-DOWN")
 
 

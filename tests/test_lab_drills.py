@@ -307,9 +307,13 @@ def test_arch_mismatch_on_a_single_arch_lab_creates_its_own_workload(tmp_path: P
         def crashed() -> bool:
             lab.world.clock.advance(3)
             found = pods(lab, "-n", "default", "-l", "app.kubernetes.io/name=image-resizer")
-            return bool(found) and "exec format error" in kubectl(
-                lab, "logs", "-n", "default", found[0]["metadata"]["name"]
-            )
+            if not found:
+                return False
+            try:
+                log = kubectl(lab, "logs", "-n", "default", found[0]["metadata"]["name"])
+            except AssertionError:  # still ContainerCreating: no log yet, ask again
+                return False
+            return "exec format error" in log
 
         wait_for(crashed, 20, "exec format error in the new workload's log")
 

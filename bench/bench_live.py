@@ -149,9 +149,10 @@ class Tool:
     command: list[str]
     first_marker: str  # shown once the tool has drawn itself
     ok_markers: tuple[str, ...] = ()
+    env: str = ""  # extra environment, "NAME=value ..."
 
 
-def tools(names: list[str], config: Path) -> list[Tool]:
+def tools(names: list[str], config: Path, baseline: str | None = None) -> list[Tool]:
     out = []
     for name in names:
         if name == "cockpit":
@@ -161,6 +162,18 @@ def tools(names: list[str], config: Path) -> list[Tool]:
                     [COCKPIT, "--config", str(config), "--readonly"],
                     "Homelab Cockpit",
                     ("kube ok", "proxmox ok", "tailscale ok"),
+                )
+            )
+        elif name == "baseline":
+            # Another checkout of the cockpit (e.g. `git archive` of an older commit), run
+            # by this venv's Python: before/after figures from one run on one machine.
+            out.append(
+                Tool(
+                    "baseline",
+                    [sys.executable, "-m", "cockpit", "--config", str(config), "--readonly"],
+                    "Homelab Cockpit",
+                    ("kube ok", "proxmox ok", "tailscale ok"),
+                    env=f"PYTHONPATH={baseline}",
                 )
             )
         else:
@@ -199,7 +212,7 @@ class Session:
         self.tool = tool
         self.name = f"bench-{tool.name}-{time.monotonic_ns()}"
         self.out = home / f"{self.name}.bytes"
-        env = f"KUBECONFIG={kubeconfig} HOME={home} XDG_STATE_HOME={home}/state TERM=xterm-256color"
+        env = f"KUBECONFIG={kubeconfig} HOME={home} XDG_STATE_HOME={home}/state TERM=xterm-256color {tool.env}"
         command = " ".join(tool.command)
         self.started = time.perf_counter()
         tmux("new-session", "-d", "-s", self.name, "-x", SIZE[0], "-y", SIZE[1],
@@ -336,10 +349,18 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=10, help="probe pods per run")
     parser.add_argument("--idle", type=float, default=30.0, help="idle window, seconds")
     parser.add_argument("--json", metavar="FILE", help="also write the raw results here")
+    parser.add_argument(
+        "--baseline",
+        metavar="DIR",
+        help="a directory holding another cockpit/ package (and themes/), measured as the "
+        "tool `baseline` (add it to --tools)",
+    )
     args = parser.parse_args()
     if shutil.which("tmux") is None:
         sys.exit("tmux is needed: apt-get install tmux")
     names = [t.strip() for t in args.tools.split(",") if t.strip()]
+    if "baseline" in names and not args.baseline:
+        sys.exit("--tools baseline needs --baseline DIR (a checkout holding cockpit/)")
     if any(n in PEERS for n in names):
         install_peers()
     with tempfile.TemporaryDirectory() as directory:
@@ -356,7 +377,7 @@ def main() -> None:
         home.mkdir()
         results: dict[str, list[Result]] = {n: [] for n in names}
         for run in range(args.runs):
-            for tool in tools(names, Path(directory) / "config.toml"):
+            for tool in tools(names, Path(directory) / "config.toml", args.baseline):
                 print(f"run {run + 1}/{args.runs}: {tool.name}", flush=True)
                 results[tool.name].append(measure(tool, api, kubeconfig, home, args))
         stop.set()

@@ -42,10 +42,11 @@ from cockpit.triage.incidents import build_incidents
 from cockpit.triage.timeline import Entry, build_timeline
 from cockpit.ui.action_keys import ActionKeys
 from cockpit.ui.commands import BY_NAME, CockpitCommands, CommandSuggester, available, parse
+from cockpit.ui.frames import Coalescer, FramePending, update_if_changed
 from cockpit.ui.host import FetchLog, FetchRaw, RunCommand, SelectObject
 from cockpit.ui.incident_strip import MAX_FIXES, IncidentStrip, Triage
 from cockpit.ui.palette import DEFAULT_PALETTE, Palette
-from cockpit.ui.rows import COLUMNS, DEPENDS, ROW_BUILDERS, Cells, Rows
+from cockpit.ui.rows import COLUMNS, DEPENDS, ROW_BUILDERS, Cells, PodRows, Rows
 from cockpit.ui.screens.detail import DetailScreen
 from cockpit.ui.screens.logs import LogsScreen
 from cockpit.ui.screens.timeline import TimelineScreen
@@ -58,6 +59,7 @@ from cockpit.ui.virtual_table import Row, Section, VirtualTable
 INLINE_TRIAGE_PODS = 2_000  # below this, triage takes a few ms: no thread needed
 HISTORY_EVERY = 5.0  # seconds between usage samples (metrics-server scrapes every 15 s)
 HISTORY_LENGTH = 24
+AGE_EVERY = 60.0  # seconds between Age column ticks: an age is read in minutes
 WIDE = 120  # columns from which all five panes fit side by side
 PANE_ORDER: tuple[Kind, ...] = ("host", "guest", "peer", "node", "pod")  # as on screen
 LEFT: tuple[Kind, ...] = ("host", "guest", "peer")
@@ -185,6 +187,8 @@ class CockpitApp(ActionKeys):
         self.ledger: Ledger | None = None
         self.relations: Relations | None = None
         self.content: dict[Kind, Rows] = {kind: {} for kind in KINDS}
+        self._pod_rows = PodRows()  # the pods pane's rows, updated key by key
+        self._frames = Coalescer()  # publishes waiting for the next frame
         self.selection: Selection | None = None
         self.related: dict[str, set[str]] = {}
         self.related_only = False
@@ -254,6 +258,7 @@ class CockpitApp(ActionKeys):
         # layer so it publishes nothing: the status bar has its own heartbeat.
         self.set_interval(self.status_every, self.refresh_status)
         self.set_interval(HISTORY_EVERY, self.sample_usage)
+        self.set_interval(AGE_EVERY, self._tick_ages)
         self.table("host").focus()
         self._offer_resume()
 
@@ -422,14 +427,33 @@ class CockpitApp(ActionKeys):
     # --- data in -----------------------------------------------------------------------
 
     def _on_inventory(self, snapshot: Snapshot, changed: frozenset[str]) -> None:
-        """Called by the inventory on its publishing thread (or on ours, from a test)."""
+        """Called by the inventory on its publishing thread (or on ours, from a test). From
+        the inventory's thread the publish is parked and drawn with the next frame
+        (cockpit.ui.frames); the publisher never waits for the screen."""
         if threading.get_ident() == self._ui_thread:
             self.apply(snapshot, changed)
             return
-        # The app may be shutting down while the inventory still publishes; losing that
-        # last snapshot is harmless, taking the inventory's thread down is not.
-        with contextlib.suppress(RuntimeError):
-            self.call_from_thread(self.apply, snapshot, changed)
+        if self._frames.offer(snapshot, changed):
+            # post_message is thread-safe and returns at once; a closing app drops it.
+            self.post_message(FramePending())
+
+    def on_frame_pending(self, _: FramePending) -> None:
+        wait = self._frames.wait()
+        if wait > 0:
+            self.set_timer(wait, self._draw_frame)
+        else:
+            self._draw_frame()
+
+    def _draw_frame(self) -> None:
+        pending = self._frames.take()
+        if pending is not None:
+            self.apply(*pending)
+
+    def _tick_ages(self) -> None:
+        if self._pod_rows.rows is self.content["pod"]:
+            ticked = self._pod_rows.tick(self.inventory.now())
+            if ticked:
+                self._render("pod", ticked)
 
     def apply(self, snapshot: Snapshot, changed: frozenset[str]) -> None:
         """Take a new snapshot; redraw only what the changed layers feed."""
@@ -440,7 +464,11 @@ class CockpitApp(ActionKeys):
         if self.ledger is None or changed & {"hosts", "guests", "nodes", "pods"}:
             self.ledger = build_ledger(snapshot, self.thresholds)
         stale = [kind for kind in KINDS if DEPENDS[kind] & changed]
+        only: dict[Kind, frozenset[str]] = {}  # panes whose rows changed at these keys only
         for kind in stale:
+            if kind == "pod":
+                only.update(self._update_pod_rows(snapshot, changed))
+                continue
             self.content[kind] = ROW_BUILDERS[kind](
                 snapshot, self.ledger, self.palette, self.inventory.now()
             )
@@ -450,12 +478,27 @@ class CockpitApp(ActionKeys):
             self.selection = None  # the selected object is gone
         before = self.related
         self.related = self._relatives()
-        redraw = KINDS if self.related != before else stale
-        for kind in redraw:
-            self._render(kind)
+        if self.related != before:  # every mark may have moved: compare every row
+            only = {}
+            stale = list(KINDS)
+        for kind in stale:
+            self._render(kind, only.get(kind))
         self._render_gauge()
         self.refresh_status()
         self.run_triage()
+
+    def _update_pod_rows(
+        self, snapshot: Snapshot, changed: frozenset[str]
+    ) -> dict[Kind, frozenset[str]]:
+        """The pods pane's rows by difference when the publish says which pods changed (and
+        the rows are ours: a theme switch rebuilds them whole); else all of them."""
+        delta = getattr(changed, "delta", {}).get("pods")
+        rows, now = self._pod_rows, self.inventory.now()
+        if delta is not None and rows.rows is self.content["pod"]:
+            self.content["pod"] = rows.update(delta.removed, delta.records, self.palette, now)
+            return {"pod": delta.keys}
+        self.content["pod"] = rows.rebuild(snapshot.pods, self.palette, now)
+        return {}
 
     # --- triage ------------------------------------------------------------------------
 
@@ -502,7 +545,9 @@ class CockpitApp(ActionKeys):
 
     # --- drawing -----------------------------------------------------------------------
 
-    def _render(self, kind: Kind) -> None:
+    def _render(self, kind: Kind, only: frozenset[str] | set[str] | None = None) -> None:
+        """Bring a pane's table up to date; `only`: the rows that can differ from what it
+        shows (None: any row may)."""
         rows: dict[str, Row] = {}
         needle = self.filters.get(kind, "").lower()
         related = self.related.get(kind, set())
@@ -517,7 +562,7 @@ class CockpitApp(ActionKeys):
             rows[key] = (self._mark(kind, key), *cells)
         if kind == "pod" and self.grouping != "none":
             rows = self._grouped(rows)
-        self.table(kind).sync(rows)
+        self.table(kind).sync(rows, only)
 
     def _grouped(self, rows: dict[str, Row]) -> dict[str, Row]:
         """Pods in sections by node (as the rows come) or by namespace (re-sorted)."""
@@ -549,7 +594,7 @@ class CockpitApp(ActionKeys):
     def _render_gauge(self) -> None:
         """The whole lab on one line; the selected object's physical host on a second."""
         if self.ledger is None:
-            self.query_one("#gauge", Static).update(gauge_line(None))
+            update_if_changed(self.query_one("#gauge", Static), gauge_line(None))
             return
         host = self._gauge_host()
         layers = host_layers(self.ledger, host) if host else None
@@ -563,7 +608,7 @@ class CockpitApp(ActionKeys):
                 text.append("\n")
                 history = self.history.get(host or "", ())
                 text.append_text(gauge_line(layers, self.palette, history))
-        self.query_one("#gauge", Static).update(text)
+        update_if_changed(self.query_one("#gauge", Static), text)
 
     def sample_usage(self) -> None:
         """Note the pods' memory use now, for the lab and each host, where metrics exist."""
@@ -595,7 +640,7 @@ class CockpitApp(ActionKeys):
         return line
 
     def refresh_status(self) -> None:
-        self.query_one("#status", Static).update(self._status_line())
+        update_if_changed(self.query_one("#status", Static), self._status_line())
 
     def status_text(self) -> str:
         """The status bar as plain text (what a test or a screen reader would read)."""

@@ -12,7 +12,8 @@ Section rows (a Section instead of cells) are titles between groups; the cursor 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -107,12 +108,19 @@ class VirtualTable(ScrollView, can_focus=True):
         self.writes = 0  # rows added/removed plus cells changed, for tests and debugging
         self.cursor_row = 0
         self._index: dict[str, int] = {}
+        self._widths: list[Counter[int]] = [Counter() for _ in self.column_spec]
 
     # --- data --------------------------------------------------------------------------
 
-    def sync(self, rows: Mapping[str, Row]) -> int:
+    def sync(self, rows: Mapping[str, Row], changed: Collection[str] | None = None) -> int:
         """Show `rows` in their order; returns how many rows/cells changed. Nothing is
-        repainted when nothing changed."""
+        repainted when nothing changed.
+
+        `changed`, when given, promises that every other data row is as shown now: only those
+        keys are compared and measured, and when the order and the column widths stay put
+        only their lines are repainted, so a change costs what it touches."""
+        if changed is not None and self.shown:
+            return self._sync_keys(rows, changed)
         before = self.cursor_key
         touched = sum(1 for key in self.shown if key not in rows)
         shown: dict[str, Cells] = {}
@@ -134,25 +142,90 @@ class VirtualTable(ScrollView, can_focus=True):
         self._index = {key: i for i, key in enumerate(order)}
         self.writes += touched
         self._measure()
-        # The cursor follows its row; if the row went away it stays at the same height.
-        if before is not None and before in self._index:
-            self.cursor_row = self._index[before]
-        self.cursor_row = self._settle(min(self.cursor_row, max(len(order) - 1, 0)), 1)
+        self._moved(before)
         self.refresh()
-        if self.cursor_key != before:
-            self.post_message(self.CursorMoved(self, self.cursor_key))
         return touched
 
+    def _sync_keys(self, rows: Mapping[str, Row], changed: Collection[str]) -> int:
+        before = self.cursor_key
+        touched = 0
+        repaint: list[str] = []
+        for key in changed:
+            old = self.shown.get(key)
+            row = rows.get(key)
+            if isinstance(row, Section):
+                continue
+            if row is None:
+                if old is not None:
+                    del self.shown[key]
+                    self._count(old, -1)
+                    touched += 1
+                continue
+            if old is None:
+                touched += 1
+            elif same_cells(old, row):
+                continue
+            else:
+                touched += sum(1 for a, b in zip(old, row, strict=True) if _face(a) != _face(b))
+                self._count(old, -1)
+            self.shown[key] = row
+            self._count(row, 1)
+            repaint.append(key)
+        sections = {key: row for key, row in rows.items() if isinstance(row, Section)}
+        order = list(rows)
+        moved = order != self.order
+        if not touched and not moved and sections == self.sections:
+            return 0
+        repaint += [k for k, s in sections.items() if self.sections.get(k) != s]
+        self.sections, self.writes = sections, self.writes + touched
+        if moved:
+            self.order = order
+            self._index = {key: i for i, key in enumerate(order)}
+        widths = self._widths_now()
+        if moved or widths != self.widths:
+            self.widths = widths
+            self._resize()
+            self._moved(before)
+            self.refresh()
+        else:
+            for key in repaint:
+                self._refresh_row(self._index[key])
+        return touched
+
+    def _moved(self, before: str | None) -> None:
+        """The cursor follows its row; if the row went away it stays at the same height."""
+        if before is not None and before in self._index:
+            self.cursor_row = self._index[before]
+        self.cursor_row = self._settle(min(self.cursor_row, max(len(self.order) - 1, 0)), 1)
+        if self.cursor_key != before:
+            self.post_message(self.CursorMoved(self, self.cursor_key))
+
     def _measure(self) -> None:
-        widths = [len(label) for _, label in self.column_spec]
+        """Every column's width from scratch: per column, how many cells have each width."""
+        self._widths = [Counter() for _ in self.column_spec]
         for cells in self.shown.values():
-            for i, cell in enumerate(cells):
-                w = cell_width(cell)
-                if w > widths[i]:
-                    widths[i] = w
-        self.widths = [min(w, MAX_WIDTH) for w in widths]
+            self._count(cells, 1)
+        self.widths = self._widths_now()
+        self._resize()
+
+    def _count(self, cells: Cells, step: int) -> None:
+        for counts, cell in zip(self._widths, cells, strict=False):
+            w = cell_width(cell)
+            counts[w] += step
+            if not counts[w]:
+                del counts[w]
+
+    def _widths_now(self) -> list[int]:
+        return [
+            min(max(len(label), max(counts, default=0)), MAX_WIDTH)
+            for (_, label), counts in zip(self.column_spec, self._widths, strict=True)
+        ]
+
+    def _resize(self) -> None:
         width = sum(self.widths) + GAP * len(self.widths)
-        self.virtual_size = Size(width, len(self.order) + 1)  # +1: the header line
+        size = Size(width, len(self.order) + 1)  # +1: the header line
+        if size != self.virtual_size:  # an unchanged size must not redraw the scrollbars
+            self.virtual_size = size
 
     # --- what tests and the app read ---------------------------------------------------
 

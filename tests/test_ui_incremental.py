@@ -20,10 +20,11 @@ import pytest
 from lab_clients import kubectl
 from live_lab import live_lab
 
+from cockpit.alloc.ledger import build_ledger
 from cockpit.inventory import Inventory
 from cockpit.lab.runner import RunningLab
 from cockpit.model import Snapshot
-from cockpit.relations import KINDS
+from cockpit.relations import KINDS, Relations
 from cockpit.ui.app import CockpitApp
 from cockpit.ui.virtual_table import _face
 
@@ -154,6 +155,15 @@ async def test_panes_after_random_changes_equal_a_screen_built_from_scratch():
             inventory.publish()
             await pilot.pause()
             kept = screen(app)
+            # The ledger kept by difference adds up to the one summed from scratch.
+            assert app.ledger == build_ledger(app.snapshot, app.thresholds)
+            # So do the relations kept by difference, from every node and host.
+            fresh_relations = Relations(app.snapshot, inventory.links)
+            assert app.relations is not None
+            for selection in [("node", n.name) for n in app.snapshot.nodes] + [
+                ("host", h.name) for h in app.snapshot.hosts
+            ]:
+                assert app.relations.of(selection) == fresh_relations.of(selection)
             feed = Frozen(inventory)
             assert app.snapshot is feed.snapshot
         scratch = CockpitApp(feed)

@@ -52,6 +52,14 @@ PEERS = {"korvid": "0.6.0", "kutop": "0.6.0", "kuno": "0.2.2"}
 COCKPIT = str(Path(sys.executable).parent / "cockpit")
 SIZE = ("160", "48")
 PROBE_NS = "default"
+# Keys to send, or ("until", key, text): that key again every 2 s until the screen shows
+# text (the command box opened: a key sent before the app listens is lost).
+COCKPIT_SETUP = (
+    ("until", ":", ":pods worker-1"),
+    ("-l", f"pods {PROBE_NS}/"),
+    ("Enter",),
+    ("BTab",),
+)
 
 
 # --- the lab's API, spoken directly (no client library on the measured path) ------------------
@@ -150,6 +158,11 @@ class Tool:
     first_marker: str  # shown once the tool has drawn itself
     ok_markers: tuple[str, ...] = ()
     env: str = ""  # extra environment, "NAME=value ..."
+    # Typed once the tool has drawn itself: the cockpit's pods pane filtered to the probes'
+    # namespace, as the peers are started in it (at 10,000 pods a probe's row would
+    # otherwise be off screen, and "gone from the screen" would prove nothing); then
+    # shift+tab to the nodes pane, where the Down keys of the key test move the selection.
+    setup: tuple[tuple[str, ...], ...] = ()
 
 
 def tools(names: list[str], config: Path, baseline: str | None = None) -> list[Tool]:
@@ -162,6 +175,7 @@ def tools(names: list[str], config: Path, baseline: str | None = None) -> list[T
                     [COCKPIT, "--config", str(config), "--readonly"],
                     "Homelab Cockpit",
                     ("kube ok", "proxmox ok", "tailscale ok"),
+                    setup=COCKPIT_SETUP,
                 )
             )
         elif name == "baseline":
@@ -174,6 +188,7 @@ def tools(names: list[str], config: Path, baseline: str | None = None) -> list[T
                     "Homelab Cockpit",
                     ("kube ok", "proxmox ok", "tailscale ok"),
                     env=f"PYTHONPATH={baseline}",
+                    setup=COCKPIT_SETUP,
                 )
             )
         else:
@@ -212,7 +227,13 @@ class Session:
         self.tool = tool
         self.name = f"bench-{tool.name}-{time.monotonic_ns()}"
         self.out = home / f"{self.name}.bytes"
-        env = f"KUBECONFIG={kubeconfig} HOME={home} XDG_STATE_HOME={home}/state TERM=xterm-256color {tool.env}"
+        # COLUMNS/LINES from the tmux server's own environment (a shared server may carry
+        # 80x24) would win over the window's size in every tool that asks
+        # shutil.get_terminal_size(): they must go, or the tools draw at 80x24.
+        env = (
+            f"-u COLUMNS -u LINES KUBECONFIG={kubeconfig} HOME={home} "
+            f"XDG_STATE_HOME={home}/state TERM=xterm-256color {tool.env}"
+        )
         command = " ".join(tool.command)
         self.started = time.perf_counter()
         tmux("new-session", "-d", "-s", self.name, "-x", SIZE[0], "-y", SIZE[1],
@@ -254,6 +275,14 @@ def measure(tool: Tool, api: Api, kubeconfig: Path, home: Path, args: Any) -> Re
     s = Session(tool, kubeconfig, home)
     try:
         r.first = s.wait(lambda sc: tool.first_marker in sc, 60)
+        for keys in tool.setup:
+            if keys[0] == "until":
+                for _ in range(15):
+                    tmux("send-keys", "-t", s.name, "-l", keys[1])
+                    if s.wait(lambda sc, text=keys[2]: text in sc, 2):
+                        break
+            else:
+                tmux("send-keys", "-t", s.name, *keys)
         r.pods = r.first + s.wait(lambda sc: probe in sc, 300)
         if tool.ok_markers:
             r.ok = s.wait(lambda sc: all(m in sc for m in tool.ok_markers), 300) + r.pods

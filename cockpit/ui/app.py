@@ -195,6 +195,7 @@ class CockpitApp(ActionKeys):
         self.content: dict[Kind, Rows] = {kind: {} for kind in KINDS}
         self._pod_rows = PodRows()  # the pods pane's rows, updated key by key
         self._live_ledger = LiveLedger(thresholds)
+        self._pod_view: tuple[Any, ...] | None = None  # what the pods pane was last given
         self._frames = Coalescer()  # publishes waiting for the next frame
         self._triage_due: Any = None  # the timer of the next triage after changes
         self._triage_started = float("-inf")
@@ -601,6 +602,9 @@ class CockpitApp(ActionKeys):
             self.related_only and self.selection is not None and self.selection[0] != kind
         )
         selected = self.selection[1] if self.selection and self.selection[0] == kind else None
+        view = (needle, hide_unrelated, self.grouping, selected)
+        if kind == "pod" and only is not None and self._patch_pod_view(view, only):
+            return
         for key, cells in self.content[kind].items():
             if hide_unrelated and key not in related:
                 continue
@@ -611,7 +615,42 @@ class CockpitApp(ActionKeys):
             rows[key] = (mark, *cells)
         if kind == "pod" and self.grouping != "none":
             rows = self._grouped(rows)
+        if kind == "pod":
+            self._pod_view = (view, self._pod_rows.version, self.content["pod"], rows)
         self.table(kind).sync(rows, only)
+
+    def _patch_pod_view(self, view: tuple[Any, ...], only: frozenset[str] | set[str]) -> bool:
+        """The pods pane by patching the rows it was last given, when no pod came, went or
+        moved since and the view (filter, related-only, grouping, selection) is the same: a
+        copy of the dict and the changed keys instead of a pass over every row. False when
+        that cannot be done; the caller then builds every row."""
+        cached = self._pod_view
+        content = self.content["pod"]
+        if (
+            cached is None
+            or cached[0] != view
+            or cached[1] != self._pod_rows.version
+            or self._pod_rows.rows is not content
+        ):
+            return False
+        needle, hide_unrelated, _, selected = view
+        related = self.related.get("pod", set())
+        rows = dict(cached[3])
+        for key in only:
+            cells = content.get(key)
+            visible = (
+                cells is not None
+                and not (hide_unrelated and key not in related)
+                and not (needle and not _matches(needle, key, cells))
+            )
+            if visible != (key in rows):
+                return False  # a row appears or disappears: the sections change
+            if cells is not None and visible:
+                mark = SELECTED if key == selected else RELATED if key in related else ""
+                rows[key] = (mark, *cells)
+        self._pod_view = (view, self._pod_rows.version, content, rows)
+        self.table("pod").sync(rows, only)
+        return True
 
     def _grouped(self, rows: dict[str, Row]) -> dict[str, Row]:
         """Pods in sections by node (as the rows come) or by namespace (re-sorted)."""

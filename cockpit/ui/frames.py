@@ -69,12 +69,24 @@ def face(text: Text) -> tuple[object, ...]:
     return (text.plain, str(text.style), tuple(text.spans))
 
 
+def _height(widget: Static, text: Text) -> int:
+    """How many lines the text takes in the widget as wide as it is now."""
+    width = widget.content_region.width
+    if width <= 0:
+        return -1  # not laid out yet: always ask for a layout
+    return len(text.wrap(widget.app.console, width))
+
+
 def update_if_changed(widget: Static, text: Text) -> bool:
     """Rewrite a one-off line (the status bar, the gauge) only when it looks different:
-    an update repaints the widget, and a repaint is bytes down the terminal."""
+    an update repaints the widget, and a repaint is bytes down the terminal. A text that
+    takes as many lines as the last one is redrawn in place, without a layout pass (which
+    would repaint the panes' scrollbars as well)."""
     seen = face(text)
     if getattr(widget, "_cockpit_face", None) == seen:
         return False
-    widget._cockpit_face = seen  # type: ignore[attr-defined]
-    widget.update(text)
+    height = _height(widget, text)
+    same = height >= 0 and height == getattr(widget, "_cockpit_height", None)
+    widget.update(text, layout=not same)
+    widget._cockpit_face, widget._cockpit_height = seen, height  # type: ignore[attr-defined]
     return True

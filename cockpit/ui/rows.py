@@ -241,11 +241,13 @@ class PodRows:
         self.rows: Rows = {}
         self._pods: dict[str, Pod] = {}
         self._order: list[tuple[tuple[str, str, str], str]] = []  # (pod_order, key), sorted
+        self.version = 0  # moves on whenever a row came, went or changed place
 
     def rebuild(self, pods: Collection[Pod], palette: Palette, now: float) -> Rows:
         self._pods = {pod_key(p): p for p in pods}
         self._order = sorted((pod_order(p), key) for key, p in self._pods.items())
         self.rows = {key: pod_row(self._pods[key], palette, now) for _, key in self._order}
+        self.version += 1
         return self.rows
 
     def update(
@@ -256,7 +258,9 @@ class PodRows:
         now: float,
     ) -> Rows:
         """Drop `removed`, (re)build the rows of `changed` (added or modified pods); a new
-        dict, so whoever holds the old one keeps a consistent picture."""
+        dict, so whoever holds the old one keeps a consistent picture. Only the rows of
+        `removed` and `changed` differ from the last ones, and unless `version` moved on
+        every other row is where it was."""
         moved = False
         for key in removed:
             old = self._pods.pop(key, None)
@@ -277,11 +281,13 @@ class PodRows:
             rows[key] = pod_row(pod, palette, now)
         if moved:
             rows = {key: rows[key] for _, key in self._order}
+            self.version += 1
         self.rows = rows
         return rows
 
     def tick(self, now: float) -> set[str]:
-        """Move the Age column to `now`; the keys whose age text changed."""
+        """Move the Age column to `now` (in place: rows keep their places); the keys whose
+        age text changed."""
         ticked: set[str] = set()
         rows = self.rows
         for key, cells in rows.items():

@@ -125,25 +125,35 @@ class VirtualTable(ScrollView, can_focus=True):
         touched = sum(1 for key in self.shown if key not in rows)
         shown: dict[str, Cells] = {}
         sections: dict[str, Section] = {}
+        repaint: list[str] = []
         for key, row in rows.items():
             if isinstance(row, Section):
                 sections[key] = row
+                if self.sections.get(key) != row:
+                    repaint.append(key)
                 continue
             old = self.shown.get(key)
             if old is None:
                 touched += 1
             elif not same_cells(old, row):
                 touched += sum(1 for a, b in zip(old, row, strict=True) if _face(a) != _face(b))
+                repaint.append(key)
             shown[key] = row
         order = list(rows)
-        if not touched and order == self.order and sections == self.sections:
+        moved = order != self.order
+        if not touched and not moved and sections == self.sections:
             return 0
         self.shown, self.sections, self.order = shown, sections, order
         self._index = {key: i for i, key in enumerate(order)}
         self.writes += touched
+        widths = self.widths
         self._measure()
-        self._moved(before)
-        self.refresh()
+        if moved or widths != self.widths:
+            self._moved(before)
+            self.refresh()
+        else:  # the same rows in the same places: repaint the lines that changed
+            for key in repaint:
+                self._refresh_row(self._index[key])
         return touched
 
     def _sync_keys(self, rows: Mapping[str, Row], changed: Collection[str]) -> int:

@@ -254,13 +254,20 @@ class Session:
         return 0.0
 
     def status(self, key: str) -> float:
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+        try:
+            lines = Path(f"/proc/{self.pid}/status").read_text().splitlines()
+        except OSError:  # the tool has exited: nothing to read
+            return 0.0
+        for line in lines:
             if line.startswith(key + ":"):
                 return int(line.split()[1]) / 1024
         return 0.0
 
     def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        try:
+            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the tool has exited
+            return 0.0
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def close(self) -> None:
@@ -412,6 +419,9 @@ def main() -> None:
             for tool in tools(names, Path(directory) / "config.toml", args.baseline):
                 print(f"run {run + 1}/{args.runs}: {tool.name}", flush=True)
                 results[tool.name].append(measure(tool, api, kubeconfig, home, args))
+                if args.json:  # kept as it goes: a later tool's failure loses nothing
+                    raw = {n: [r.__dict__ for r in rs] for n, rs in results.items()}
+                    Path(args.json).write_text(json.dumps(raw, indent=1))
         stop.set()
         child.join(30)
     label = f"{args.pods} pods" if args.pods else "the n100 lab"

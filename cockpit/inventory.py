@@ -131,6 +131,7 @@ def _merge(a: LayerDelta, b: LayerDelta) -> LayerDelta:
 
 
 Listener = Callable[[Snapshot, frozenset[str]], None]
+WHOLE_FROM = 64  # keys changed from which (and from half a layer) a layer is handed whole
 
 
 @dataclass
@@ -385,10 +386,16 @@ class Inventory:
             layers = set()
             for layer in LAYERS:
                 if layer in KEYED:
-                    d = self._diff_keyed(layer, getattr(new, layer))
+                    records = getattr(new, layer)
+                    d = self._diff_keyed(layer, records)
                     if d:
                         layers.add(layer)
-                        delta[layer] = d
+                        # Most of a layer changed (a metrics scrape moves every pod's
+                        # usage): taking it whole is cheaper than patching key by key.
+                        if len(d.added) + len(d.removed) + len(d.modified) <= max(
+                            WHOLE_FROM, len(records) // 2
+                        ):
+                            delta[layer] = d
                 elif _differs(old, new, layer):
                     layers.add(layer)
             # The first publish hands over everything whole: nothing was drawn before it.

@@ -13,8 +13,8 @@ For each tool and run:
                    where the harness keeps its probe pods; the cockpit shows every pod)
   sources ok       launch -> all three sources ok (the cockpit only)
   RSS              VmRSS 10 s after the pods were shown, and the peak (VmHWM)
-  key -> screen    a Down key to the first change of the screen, p95 of 20, under the
-                   background load
+  key -> screen    a Down (then Up, in turn) key to the first change of the screen, p95
+                   of 20, under the background load
   event -> screen  the harness creates a pod (and later deletes it) through the API and
                    watches the screen for its name, median and p95 of --events, under load
   idle             CPU seconds (utime+stime from /proc) and bytes written to the terminal
@@ -52,6 +52,15 @@ PEERS = {"korvid": "0.6.0", "kutop": "0.6.0", "kuno": "0.2.2"}
 COCKPIT = str(Path(sys.executable).parent / "cockpit")
 SIZE = ("160", "48")
 PROBE_NS = "default"
+# Keys to send, or ("until", key, text): that key again every 2 s until the screen shows
+# text (the command box opened: a key sent before the app listens is lost).
+COCKPIT_SETUP = (
+    ("until", ":", ":pods worker-1"),
+    ("-l", f"pods {PROBE_NS}/"),
+    ("Enter",),
+    ("BTab",),
+    ("Home",),
+)
 
 
 # --- the lab's API, spoken directly (no client library on the measured path) ------------------
@@ -149,9 +158,15 @@ class Tool:
     command: list[str]
     first_marker: str  # shown once the tool has drawn itself
     ok_markers: tuple[str, ...] = ()
+    env: str = ""  # extra environment, "NAME=value ..."
+    # Typed once the tool has drawn itself: the cockpit's pods pane filtered to the probes'
+    # namespace, as the peers are started in it (at 10,000 pods a probe's row would
+    # otherwise be off screen, and "gone from the screen" would prove nothing); then
+    # shift+tab to the nodes pane, where the Down keys of the key test move the selection.
+    setup: tuple[tuple[str, ...], ...] = ()
 
 
-def tools(names: list[str], config: Path) -> list[Tool]:
+def tools(names: list[str], config: Path, baseline: str | None = None) -> list[Tool]:
     out = []
     for name in names:
         if name == "cockpit":
@@ -161,6 +176,20 @@ def tools(names: list[str], config: Path) -> list[Tool]:
                     [COCKPIT, "--config", str(config), "--readonly"],
                     "Homelab Cockpit",
                     ("kube ok", "proxmox ok", "tailscale ok"),
+                    setup=COCKPIT_SETUP,
+                )
+            )
+        elif name == "baseline":
+            # Another checkout of the cockpit (e.g. `git archive` of an older commit), run
+            # by this venv's Python: before/after figures from one run on one machine.
+            out.append(
+                Tool(
+                    "baseline",
+                    [sys.executable, "-m", "cockpit", "--config", str(config), "--readonly"],
+                    "Homelab Cockpit",
+                    ("kube ok", "proxmox ok", "tailscale ok"),
+                    env=f"PYTHONPATH={baseline}",
+                    setup=COCKPIT_SETUP,
                 )
             )
         else:
@@ -199,7 +228,13 @@ class Session:
         self.tool = tool
         self.name = f"bench-{tool.name}-{time.monotonic_ns()}"
         self.out = home / f"{self.name}.bytes"
-        env = f"KUBECONFIG={kubeconfig} HOME={home} XDG_STATE_HOME={home}/state TERM=xterm-256color"
+        # COLUMNS/LINES from the tmux server's own environment (a shared server may carry
+        # 80x24) would win over the window's size in every tool that asks
+        # shutil.get_terminal_size(): they must go, or the tools draw at 80x24.
+        env = (
+            f"-u COLUMNS -u LINES KUBECONFIG={kubeconfig} HOME={home} "
+            f"XDG_STATE_HOME={home}/state TERM=xterm-256color {tool.env}"
+        )
         command = " ".join(tool.command)
         self.started = time.perf_counter()
         tmux("new-session", "-d", "-s", self.name, "-x", SIZE[0], "-y", SIZE[1],
@@ -219,13 +254,20 @@ class Session:
         return 0.0
 
     def status(self, key: str) -> float:
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+        try:
+            lines = Path(f"/proc/{self.pid}/status").read_text().splitlines()
+        except OSError:  # the tool has exited: nothing to read
+            return 0.0
+        for line in lines:
             if line.startswith(key + ":"):
                 return int(line.split()[1]) / 1024
         return 0.0
 
     def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        try:
+            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the tool has exited
+            return 0.0
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def close(self) -> None:
@@ -241,6 +283,14 @@ def measure(tool: Tool, api: Api, kubeconfig: Path, home: Path, args: Any) -> Re
     s = Session(tool, kubeconfig, home)
     try:
         r.first = s.wait(lambda sc: tool.first_marker in sc, 60)
+        for keys in tool.setup:
+            if keys[0] == "until":
+                for _ in range(15):
+                    tmux("send-keys", "-t", s.name, "-l", keys[1])
+                    if s.wait(lambda sc, text=keys[2]: text in sc, 2):
+                        break
+            else:
+                tmux("send-keys", "-t", s.name, *keys)
         r.pods = r.first + s.wait(lambda sc: probe in sc, 300)
         if tool.ok_markers:
             r.ok = s.wait(lambda sc: all(m in sc for m in tool.ok_markers), 300) + r.pods
@@ -256,9 +306,11 @@ def measure(tool: Tool, api: Api, kubeconfig: Path, home: Path, args: Any) -> Re
         load = Load(api, args.load)
         load.start()
         try:
-            for _ in range(20):
+            for i in range(20):
                 before = s.screen()
-                tmux("send-keys", "-t", s.name, "Down")
+                # Down and Up in turn: the cursor always has somewhere to go, even in a
+                # list of three (a key that moves nothing would time the next redraw).
+                tmux("send-keys", "-t", s.name, "Up" if i % 2 else "Down")
                 took = s.wait(lambda sc, b=before: sc != b, 2)
                 if took:
                     r.keys.append(took)
@@ -336,10 +388,18 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=10, help="probe pods per run")
     parser.add_argument("--idle", type=float, default=30.0, help="idle window, seconds")
     parser.add_argument("--json", metavar="FILE", help="also write the raw results here")
+    parser.add_argument(
+        "--baseline",
+        metavar="DIR",
+        help="a directory holding another cockpit/ package (and themes/), measured as the "
+        "tool `baseline` (add it to --tools)",
+    )
     args = parser.parse_args()
     if shutil.which("tmux") is None:
         sys.exit("tmux is needed: apt-get install tmux")
     names = [t.strip() for t in args.tools.split(",") if t.strip()]
+    if "baseline" in names and not args.baseline:
+        sys.exit("--tools baseline needs --baseline DIR (a checkout holding cockpit/)")
     if any(n in PEERS for n in names):
         install_peers()
     with tempfile.TemporaryDirectory() as directory:
@@ -356,9 +416,12 @@ def main() -> None:
         home.mkdir()
         results: dict[str, list[Result]] = {n: [] for n in names}
         for run in range(args.runs):
-            for tool in tools(names, Path(directory) / "config.toml"):
+            for tool in tools(names, Path(directory) / "config.toml", args.baseline):
                 print(f"run {run + 1}/{args.runs}: {tool.name}", flush=True)
                 results[tool.name].append(measure(tool, api, kubeconfig, home, args))
+                if args.json:  # kept as it goes: a later tool's failure loses nothing
+                    raw = {n: [r.__dict__ for r in rs] for n, rs in results.items()}
+                    Path(args.json).write_text(json.dumps(raw, indent=1))
         stop.set()
         child.join(30)
     label = f"{args.pods} pods" if args.pods else "the n100 lab"

@@ -2,7 +2,9 @@
 
 Each feed keeps its last good data when it fails, so the other layers stay on screen and
 the failing one is marked stale with its age; a source that is not configured says how to
-configure it. Subscribers get the new Snapshot and the names of the layers that changed.
+configure it. Subscribers get the new Snapshot and the names of the layers that changed
+(a `Changes`, a frozenset of layer names that also says, for the keyed layers, which keys were
+added, removed and modified), so a screen can redraw what changed and nothing else.
 
 Besides the four layers the snapshot carries what triage reads: Kubernetes Events, Services,
 EndpointSlices and HPAs, Proxmox tasks and quorum, tailscaled's own state, whether
@@ -14,8 +16,8 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from cockpit.config import Config
@@ -28,6 +30,7 @@ from cockpit.model import (
     Hpa,
     Node,
     Peer,
+    Pod,
     PveCluster,
     PveTask,
     Service,
@@ -35,11 +38,14 @@ from cockpit.model import (
     TailnetStatus,
     node_site_label,
 )
+from cockpit.relations import guest_key
 from cockpit.sources.health import Health, SourceError
 from cockpit.topology import Links, keep_known, link
 
-Listener = Callable[[Snapshot, frozenset[str]], None]
-BURST = 0.05  # seconds to gather a burst of watch events into one snapshot
+# Seconds to gather a burst of watch events into one snapshot. Publishing costs a pass over
+# the records (a few ms at 10,000 pods) and the screen coalesces what it is handed into one
+# redraw per frame, so a short burst keeps an event's way to the screen short.
+BURST = 0.03
 LAYERS = (
     "hosts",
     "guests",
@@ -59,6 +65,83 @@ LAYERS = (
 )
 # The clock moves on every build, so it is no reason to publish; a snapshot carries the
 # clock of when it was built (Inventory.clock() is the live one).
+
+# The layers whose records have a key (the same keys as cockpit.relations and the panes):
+# for these a publish says which keys changed. Pods are keyed by their precomputed
+# (namespace, name) tuple here and named "namespace/name" in the delta.
+KEYED: dict[str, Callable[[Any], Hashable]] = {
+    "hosts": lambda h: h.name,
+    "guests": guest_key,
+    "nodes": lambda n: n.name,
+    "pods": lambda p: p.key,
+    "peers": lambda p: p.key,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class LayerDelta:
+    """The keys of one layer that came, went or changed between two publishes."""
+
+    added: frozenset[str] = frozenset()
+    removed: frozenset[str] = frozenset()
+    modified: frozenset[str] = frozenset()
+    # The new records of the added and modified keys, so a screen need not search the
+    # snapshot for them.
+    records: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.removed or self.modified)
+
+    @property
+    def keys(self) -> frozenset[str]:
+        """Every key whose row has to be built again or dropped."""
+        return self.added | self.removed | self.modified
+
+
+class Changes(frozenset[str]):
+    """The names of the layers that changed: a frozenset, as listeners have always been
+    handed. `delta` adds, for the keyed layers, which keys changed; a changed layer without
+    an entry there (the first publish, an unkeyed layer) is to be taken whole."""
+
+    delta: Mapping[str, LayerDelta]
+
+    def __new__(cls, layers: Iterable[str] = (), delta: Mapping[str, LayerDelta] | None = None):
+        changes = super().__new__(cls, layers)
+        changes.delta = dict(delta or {})
+        return changes
+
+    def merge(self, later: frozenset[str]) -> Changes:
+        """This change followed by `later` (what a screen that skipped a frame must draw)."""
+        later_delta = getattr(later, "delta", {})
+        delta: dict[str, LayerDelta] = {}
+        for layer in self | later:
+            first = self.delta.get(layer) if layer in self else LayerDelta()
+            second = later_delta.get(layer) if layer in later else LayerDelta()
+            if first is None or second is None:
+                continue  # one of them says "the whole layer": so does the merge
+            delta[layer] = _merge(first, second)
+        return Changes(self | later, delta)
+
+
+def _merge(a: LayerDelta, b: LayerDelta) -> LayerDelta:
+    # A key added then removed is simply gone; removed then added is a modification.
+    added = (a.added - b.removed) | (b.added - a.removed)
+    removed = (a.removed - b.added) | (b.removed - a.added)
+    modified = ((a.modified | b.modified) | (a.removed & b.added)) - added - removed
+    records = {**a.records, **b.records}
+    records = {key: records[key] for key in added | modified if key in records}
+    return LayerDelta(frozenset(added), frozenset(removed), frozenset(modified), records)
+
+
+Listener = Callable[[Snapshot, frozenset[str]], None]
+WHOLE_FROM = 64  # keys changed from which (and from half a layer) a layer is handed whole
+
+
+@dataclass
+class _Keyed:
+    """The last published records of one keyed layer, by key, to diff the next against."""
+
+    records: dict[Hashable, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -100,6 +183,10 @@ class Inventory:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._dirty = threading.Event()
+        self._keyed: dict[str, _Keyed] = {}
+        # Pods with their metrics merged in, reused while neither the pod nor its usage
+        # changed: the same object publish after publish is what makes a quiet diff cheap.
+        self._merged_pods: dict[tuple[str, str], tuple[Pod, Any, Pod]] = {}
 
     # --- running -----------------------------------------------------------------------
 
@@ -174,9 +261,9 @@ class Inventory:
             if self._stop.is_set():
                 return
             # Watch events come in bursts; gather a burst into one snapshot. A publish that
-            # was slow (10,000 pods to rebuild and redraw) waits as long again, so during an
-            # initial sync the time goes to taking events in, not to redrawing half-synced
-            # screens.
+            # was slow (an initial sync of 10,000 pods) waits as long again, so the time goes
+            # to taking events in. The screen no longer counts here: listeners only hand the
+            # change over, and the screen draws at most once per frame on its own thread.
             time.sleep(max(BURST, cost))
             self._dirty.clear()
             started = time.monotonic()
@@ -265,10 +352,7 @@ class Inventory:
                 replace(n, usage=k.node_usage.get(n.name)) if n.name in k.node_usage else n
                 for n in k.nodes.values()
             )
-            pods = tuple(
-                replace(p, usage=k.pod_usage.get(p.key)) if p.key in k.pod_usage else p
-                for p in k.pods.values()
-            )
+            pods = self._with_usage(k.pods.values(), k.pod_usage)
             workloads = (*k.deployments.values(), *k.statefulsets.values(), *k.daemonsets.values())
             pdbs = tuple(k.pdbs.values())
             classes = tuple(k.priorityclasses.values())
@@ -305,12 +389,48 @@ class Inventory:
             machine_sites=dict(sites),
         )
 
+    def _with_usage(self, pods: Iterable[Pod], usage: Mapping[Any, Any]) -> tuple[Pod, ...]:
+        merged: dict[tuple[str, str], tuple[Pod, Any, Pod]] = {}
+        out = []
+        for p in pods:
+            u = usage.get(p.key)
+            if u is None:
+                out.append(p)
+                continue
+            kept = self._merged_pods.get(p.key)
+            if kept is not None and kept[0] is p and kept[1] == u:
+                record = kept[2]
+            else:
+                record = replace(p, usage=u)
+            merged[p.key] = (p, u, record)
+            out.append(record)
+        self._merged_pods = merged
+        return tuple(out)
+
     def publish(self) -> Snapshot:
         new = self.build()
         with self.lock:
             old = self._snapshot
-            changed = frozenset(layer for layer in LAYERS if _differs(old, new, layer))
-            if changed or self.version == 0:
+            first = self.version == 0
+            delta: dict[str, LayerDelta] = {}
+            layers = set()
+            for layer in LAYERS:
+                if layer in KEYED:
+                    records = getattr(new, layer)
+                    d = self._diff_keyed(layer, records)
+                    if d:
+                        layers.add(layer)
+                        # Most of a layer changed (a metrics scrape moves every pod's
+                        # usage): taking it whole is cheaper than patching key by key.
+                        if len(d.added) + len(d.removed) + len(d.modified) <= max(
+                            WHOLE_FROM, len(records) // 2
+                        ):
+                            delta[layer] = d
+                elif _differs(old, new, layer):
+                    layers.add(layer)
+            # The first publish hands over everything whole: nothing was drawn before it.
+            changed = Changes(layers, {} if first else delta)
+            if changed or first:
                 self.version += 1
                 self._snapshot = replace(new, version=self.version)
             snapshot = self._snapshot
@@ -323,6 +443,33 @@ class Inventory:
     def snapshot(self) -> Snapshot:
         with self.lock:
             return self._snapshot
+
+    def _diff_keyed(self, layer: str, records: tuple[Any, ...]) -> LayerDelta:
+        """Which keys of a layer changed since the last publish; records are compared by
+        identity first (an unchanged pod is the very same object), then by value."""
+        key_of = KEYED[layer]
+        before = self._keyed.get(layer, _Keyed()).records
+        now = {key_of(r): r for r in records}
+        added, modified = [], []
+        for key, record in now.items():
+            old = before.get(key)
+            if old is None:
+                added.append(key)
+            elif old is not record and old != record:
+                modified.append(key)
+        removed = before.keys() - now.keys() if len(before) + len(added) != len(now) else ()
+        self._keyed[layer] = _Keyed(now)
+        name = _pod_name if layer == "pods" else str
+        return LayerDelta(
+            frozenset(map(name, added)),
+            frozenset(map(name, removed)),
+            frozenset(map(name, modified)),
+            {name(key): now[key] for key in (*added, *modified)},
+        )
+
+
+def _pod_name(key: Any) -> str:
+    return f"{key[0]}/{key[1]}"
 
 
 def _differs(old: Snapshot, new: Snapshot, layer: str) -> bool:

@@ -14,7 +14,9 @@ tailnet).
 
 from __future__ import annotations
 
+import copy
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from typing import Literal
 
 from cockpit.model import Guest, Pod, Snapshot
@@ -68,6 +70,24 @@ class Relations:
                 self.linked_to_peer[peer].append(("guest", self.guest_key_by_vmid[vmid]))
         for node, peer in links.node_peer.items():
             self.linked_to_peer[peer].append(("node", node))
+
+    def with_pods(self, removed: Iterable[str], changed: Mapping[str, Pod]) -> Relations:
+        """These relations after some pods went, came or changed (keyed "namespace/name"),
+        without walking the others: the two pod indexes are copied and the touched nodes'
+        lists replaced; everything else is shared, so it holds only while hosts, guests,
+        nodes, peers and links are as they were."""
+        new = copy.copy(self)
+        new.pod_node = dict(self.pod_node)
+        new.pods_by_node = defaultdict(list, self.pods_by_node)  # lists replaced, not changed
+        for key in (*removed, *changed):
+            node = new.pod_node.pop(key, None)
+            if node is not None:
+                new.pods_by_node[node] = [k for k in new.pods_by_node[node] if k != key]
+        for key, pod in changed.items():
+            new.pod_node[key] = pod.node
+            if pod.node is not None:
+                new.pods_by_node[pod.node] = [*new.pods_by_node[pod.node], key]
+        return new
 
     def of(self, selected: Selection) -> dict[str, set[str]]:
         kind, key = selected

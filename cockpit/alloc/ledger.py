@@ -208,10 +208,16 @@ class NodeLedger:
 
 
 def node_ledger(snapshot: Snapshot, name: str, pods: Iterable[Pod], t: Thresholds) -> NodeLedger:
+    return node_ledger_of_sums(
+        snapshot, name, sum_pods(p for p in pods if p.counts_for_allocation), t
+    )
+
+
+def node_ledger_of_sums(snapshot: Snapshot, name: str, sums: PodSums, t: Thresholds) -> NodeLedger:
+    """A node's ledger from the sums of the pods it counts (kept by difference elsewhere)."""
     node = snapshot.node_by_name[name]
     alloc_cpu = node.allocatable.cpu or 0
     alloc_mem = node.allocatable.memory or 0
-    sums = sum_pods(p for p in pods if p.counts_for_allocation)
     used_mem = node.usage.memory if node.usage is not None else sums.used_memory
     used_cpu = node.usage.cpu if node.usage is not None else sums.used_cpu
     peak_pct = percent(sums.peak_memory, alloc_mem)
@@ -312,13 +318,22 @@ class Ledger:
 
 
 def build_ledger(snapshot: Snapshot, thresholds: Thresholds = DEFAULT_THRESHOLDS) -> Ledger:
+    pods_by_node = snapshot.pods_by_node
+    nodes = tuple(
+        node_ledger(snapshot, n.name, pods_by_node.get(n.name, ()), thresholds)
+        for n in snapshot.nodes
+    )
+    return ledger_of_nodes(snapshot, nodes, thresholds)
+
+
+def ledger_of_nodes(
+    snapshot: Snapshot, nodes: tuple[NodeLedger, ...], thresholds: Thresholds
+) -> Ledger:
+    """The ledger around the nodes' own ledgers: hosts, roll-ups, totals (a few hundred
+    records at most, so this part is cheap enough to do again on every change)."""
     t = thresholds
     guests_by_host = snapshot.guests_by_host
-    pods_by_node = snapshot.pods_by_node
     hosts = tuple(host_ledger(h, guests_by_host.get(h.name, ()), t) for h in snapshot.hosts)
-    nodes = tuple(
-        node_ledger(snapshot, n.name, pods_by_node.get(n.name, ()), t) for n in snapshot.nodes
-    )
     by_name = {n.name: n for n in nodes}
     rollups = []
     for host in snapshot.hosts:

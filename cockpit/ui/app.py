@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -34,7 +35,8 @@ from textual.worker import WorkerFailed
 
 from cockpit import detail
 from cockpit.actions.base import Context
-from cockpit.alloc.ledger import Ledger, build_ledger
+from cockpit.alloc.ledger import Ledger
+from cockpit.alloc.live_ledger import LiveLedger
 from cockpit.alloc.thresholds import DEFAULT_THRESHOLDS, Thresholds
 from cockpit.detail import peer_key
 from cockpit.inventory import LAYERS, Listener
@@ -54,10 +56,11 @@ from cockpit.ui.commands import (
     completions,
     parse,
 )
+from cockpit.ui.frames import Coalescer, FramePending, update_if_changed
 from cockpit.ui.host import FetchLog, FetchRaw, RunCommand, SelectObject, StartAction
 from cockpit.ui.incident_strip import MAX_FIXES, IncidentStrip, Triage
 from cockpit.ui.palette import DEFAULT_PALETTE, Palette
-from cockpit.ui.rows import COLUMNS, DEPENDS, FLEXIBLE, ROW_BUILDERS, Cells, Rows
+from cockpit.ui.rows import COLUMNS, DEPENDS, FLEXIBLE, ROW_BUILDERS, Cells, PodRows, Rows
 from cockpit.ui.screens.detail import DetailScreen
 from cockpit.ui.screens.help import HelpScreen, KeyHelp
 from cockpit.ui.screens.logs import LogsScreen
@@ -80,6 +83,11 @@ W = TypeVar("W", bound=Widget)
 INLINE_TRIAGE_PODS = 2_000  # below this, triage takes a few ms: no thread needed
 HISTORY_EVERY = 5.0  # seconds between usage samples (metrics-server scrapes every 15 s)
 HISTORY_LENGTH = 24
+AGE_EVERY = 60.0  # seconds between Age column ticks: an age is read in minutes
+# Seconds from one triage of a big lab to the next while it keeps changing: triage walks
+# every pod (~0.1-0.3 s at 10,000) and, in a thread, competes with drawing for the one
+# Python interpreter; one run after a burst of changes sees them all.
+TRIAGE_GAP = 1.0
 WIDE = 120  # columns from which all five panes fit side by side
 PANE_ORDER: tuple[Kind, ...] = ("host", "guest", "peer", "node", "pod")  # as on screen
 LEFT: tuple[Kind, ...] = ("host", "guest", "peer")
@@ -215,6 +223,12 @@ class CockpitApp(ActionKeys):
         self.ledger: Ledger | None = None
         self.relations: Relations | None = None
         self.content: dict[Kind, Rows] = {kind: {} for kind in KINDS}
+        self._pod_rows = PodRows()  # the pods pane's rows, updated key by key
+        self._live_ledger = LiveLedger(thresholds)
+        self._pod_view: tuple[Any, ...] | None = None  # what the pods pane was last given
+        self._frames = Coalescer()  # publishes waiting for the next frame
+        self._triage_due: Any = None  # the timer of the next triage after changes
+        self._triage_started = float("-inf")
         self.selection: Selection | None = None
         self.related: dict[str, set[str]] = {}
         self.related_only = False
@@ -296,6 +310,7 @@ class CockpitApp(ActionKeys):
         # layer so it publishes nothing: the status bar has its own heartbeat.
         self.set_interval(self.status_every, self.refresh_status)
         self.set_interval(HISTORY_EVERY, self.sample_usage)
+        self.set_interval(AGE_EVERY, self._tick_ages)
         self.table("host").focus()
         self._offer_resume()
 
@@ -442,10 +457,7 @@ class CockpitApp(ActionKeys):
         if self.action_context is not None:
             with contextlib.suppress(Exception):  # no journal yet, or unreadable: no entries
                 journal = list(self.action_context().journal.entries())
-        return build_timeline(self.snapshot, self._previous, journal, self._clock())
-
-    def _clock(self) -> float:
-        return self.snapshot.clock or self.inventory.now()
+        return build_timeline(self.snapshot, self._previous, journal, self.clock())
 
     # --- the command palette ------------------------------------------------------------
 
@@ -558,25 +570,48 @@ class CockpitApp(ActionKeys):
     # --- data in -----------------------------------------------------------------------
 
     def _on_inventory(self, snapshot: Snapshot, changed: frozenset[str]) -> None:
-        """Called by the inventory on its publishing thread (or on ours, from a test)."""
+        """Called by the inventory on its publishing thread (or on ours, from a test). From
+        the inventory's thread the publish is parked and drawn with the next frame
+        (cockpit.ui.frames); the publisher never waits for the screen."""
         if threading.get_ident() == self._ui_thread:
             self.apply(snapshot, changed)
             return
-        # The app may be shutting down while the inventory still publishes; losing that
-        # last snapshot is harmless, taking the inventory's thread down is not.
-        with contextlib.suppress(RuntimeError):
-            self.call_from_thread(self.apply, snapshot, changed)
+        if self._frames.offer(snapshot, changed):
+            # post_message is thread-safe and returns at once; a closing app drops it.
+            self.post_message(FramePending())
+
+    def on_frame_pending(self, _: FramePending) -> None:
+        wait = self._frames.wait()
+        if wait > 0:
+            self.set_timer(wait, self._draw_frame)
+        else:
+            self._draw_frame()
+
+    def _draw_frame(self) -> None:
+        pending = self._frames.take()
+        if pending is not None:
+            self.apply(*pending)
+
+    def _tick_ages(self) -> None:
+        if self._pod_rows.rows is self.content["pod"]:
+            ticked = self._pod_rows.tick(self.clock())
+            if ticked:
+                self._render("pod", ticked)
 
     def apply(self, snapshot: Snapshot, changed: frozenset[str]) -> None:
         """Take a new snapshot; redraw only what the changed layers feed."""
         if snapshot is not self.snapshot:
             self._previous = self.snapshot
         self.snapshot = snapshot
-        self.relations = Relations(snapshot, self.inventory.links)
-        if self.ledger is None or changed & {"hosts", "guests", "nodes", "pods"}:
-            self.ledger = build_ledger(snapshot, self.thresholds)
+        self.relations = self._relations_for(snapshot, changed)
+        # By difference: only the nodes whose pods changed are summed again.
+        self.ledger = self._live_ledger.apply(snapshot, changed)
         stale = [kind for kind in KINDS if DEPENDS[kind] & changed]
+        only: dict[Kind, frozenset[str]] = {}  # panes whose rows changed at these keys only
         for kind in stale:
+            if kind == "pod":
+                only.update(self._update_pod_rows(snapshot, changed))
+                continue
             self.content[kind] = ROW_BUILDERS[kind](
                 snapshot, self.ledger, self.palette, self.clock()
             )
@@ -586,12 +621,64 @@ class CockpitApp(ActionKeys):
             self.selection = None  # the selected object is gone
         before = self.related
         self.related = self._relatives()
-        redraw = KINDS if self.related != before else stale
-        for kind in redraw:
-            self._render(kind)
+        for kind in KINDS:  # rows whose mark (related or not) flipped
+            flipped = self.related.get(kind, set()) ^ before.get(kind, set())
+            if not flipped:
+                continue
+            if kind not in stale:
+                stale.append(kind)
+                only[kind] = frozenset(flipped)
+            elif kind in only:
+                only[kind] = only[kind] | flipped
+        for kind in stale:
+            self._render(kind, only.get(kind))
         self._render_gauge()
         self.refresh_status()
+        self._triage_after_change()
+
+    def _triage_after_change(self) -> None:
+        """Triage now for a small lab; for a big one at most once per TRIAGE_GAP and never
+        two at a time (a thread worker cannot be stopped half-way: they would pile up)."""
+        if len(self.snapshot.pods) <= INLINE_TRIAGE_PODS:
+            self.run_triage()
+        elif self._triage_due is None:
+            wait = self._triage_started + TRIAGE_GAP - time.monotonic()
+            self._triage_due = self.set_timer(max(wait, 0.01), self._triage_when_free)
+
+    def _triage_when_free(self) -> None:
+        if any(w.group == "triage" and w.is_running for w in self.workers):
+            self._triage_due = self.set_timer(TRIAGE_GAP / 4, self._triage_when_free)
+            return
+        self._triage_due = None
+        self._triage_started = time.monotonic()
         self.run_triage()
+
+    def _relations_for(self, snapshot: Snapshot, changed: frozenset[str]) -> Relations:
+        """The relations by difference when only pods changed (and said which), else anew."""
+        links = self.inventory.links
+        delta = getattr(changed, "delta", {}).get("pods")
+        old = self.relations
+        if (
+            old is not None
+            and delta is not None
+            and not changed & {"hosts", "guests", "nodes", "peers"}
+            and old.links == links
+        ):
+            return old.with_pods(delta.removed, delta.records)
+        return Relations(snapshot, links)
+
+    def _update_pod_rows(
+        self, snapshot: Snapshot, changed: frozenset[str]
+    ) -> dict[Kind, frozenset[str]]:
+        """The pods pane's rows by difference when the publish says which pods changed (and
+        the rows are ours: a theme switch rebuilds them whole); else all of them."""
+        delta = getattr(changed, "delta", {}).get("pods")
+        rows, now = self._pod_rows, self.clock()
+        if delta is not None and rows.rows is self.content["pod"]:
+            self.content["pod"] = rows.update(delta.removed, delta.records, self.palette, now)
+            return {"pod": delta.keys}
+        self.content["pod"] = rows.rebuild(snapshot.pods, self.palette, now)
+        return {}
 
     # --- triage ------------------------------------------------------------------------
 
@@ -599,7 +686,7 @@ class CockpitApp(ActionKeys):
         """Findings and incidents for the current snapshot. They walk every pod: a small
         lab is triaged at once, so the strip changes in the same frame as the panes; a big
         one in a thread, and a result older than the one shown is dropped."""
-        snapshot, previous, now = self.snapshot, self._previous, self._clock()
+        snapshot, previous, now = self.snapshot, self._previous, self.clock()
         health = self.inventory.health()
         self._triaged_health = _health_states(health)
 
@@ -639,19 +726,27 @@ class CockpitApp(ActionKeys):
 
     # --- drawing -----------------------------------------------------------------------
 
-    def _render(self, kind: Kind) -> None:
+    def _render(self, kind: Kind, only: frozenset[str] | set[str] | None = None) -> None:
+        """Bring a pane's table up to date; `only`: the rows that can differ from what it
+        shows (None: any row may)."""
         rows: dict[str, Row] = {}
         needle = self.filters.get(kind, "").lower()
         related = self.related.get(kind, set())
         hide_unrelated = (
             self.related_only and self.selection is not None and self.selection[0] != kind
         )
+        selected = self.selection[1] if self.selection and self.selection[0] == kind else None
+        view = (needle, hide_unrelated, self.grouping, selected)
+        if kind == "pod" and only is not None and self._patch_pod_view(view, only):
+            return
         for key, cells in self.content[kind].items():
             if hide_unrelated and key not in related:
                 continue
             if needle and not _matches(needle, key, cells):
                 continue
-            rows[key] = (self._mark(kind, key), *cells)
+            # As _mark says, inlined: this runs for every row of 10,000.
+            mark = SELECTED if key == selected else RELATED if key in related else ""
+            rows[key] = (mark, *cells)
         if kind == "pod" and self.grouping != "none":
             rows = self._grouped(rows)
         table = self.table(kind)
@@ -660,8 +755,44 @@ class CockpitApp(ActionKeys):
             title.append(f" /{self.filters[kind]}", style="bold")
         if hide_unrelated:
             title.append(" related only", style="italic")
-        table.border_title = title
-        table.sync(rows)
+        if table.border_title != title:
+            table.border_title = title
+        if kind == "pod":
+            self._pod_view = (view, self._pod_rows.version, self.content["pod"], rows)
+        table.sync(rows, only)
+
+    def _patch_pod_view(self, view: tuple[Any, ...], only: frozenset[str] | set[str]) -> bool:
+        """The pods pane by patching the rows it was last given, when no pod came, went or
+        moved since and the view (filter, related-only, grouping, selection) is the same: a
+        copy of the dict and the changed keys instead of a pass over every row. False when
+        that cannot be done; the caller then builds every row."""
+        cached = self._pod_view
+        content = self.content["pod"]
+        if (
+            cached is None
+            or cached[0] != view
+            or cached[1] != self._pod_rows.version
+            or self._pod_rows.rows is not content
+        ):
+            return False
+        needle, hide_unrelated, _, selected = view
+        related = self.related.get("pod", set())
+        rows = dict(cached[3])
+        for key in only:
+            cells = content.get(key)
+            visible = (
+                cells is not None
+                and not (hide_unrelated and key not in related)
+                and not (needle and not _matches(needle, key, cells))
+            )
+            if visible != (key in rows):
+                return False  # a row appears or disappears: the sections change
+            if cells is not None and visible:
+                mark = SELECTED if key == selected else RELATED if key in related else ""
+                rows[key] = (mark, *cells)
+        self._pod_view = (view, self._pod_rows.version, content, rows)
+        self.table("pod").sync(rows, only)
+        return True
 
     def _grouped(self, rows: dict[str, Row]) -> dict[str, Row]:
         """Pods in sections by node (as the rows come) or by namespace (re-sorted)."""
@@ -693,7 +824,7 @@ class CockpitApp(ActionKeys):
     def _render_gauge(self) -> None:
         """The whole lab on one line; the selected object's physical host on a second."""
         if self.ledger is None:
-            self._main("#gauge", Static).update(gauge_line(None))
+            update_if_changed(self._main("#gauge", Static), gauge_line(None))
             return
         host = self._gauge_host()
         layers = host_layers(self.ledger, host) if host else None
@@ -707,7 +838,7 @@ class CockpitApp(ActionKeys):
                 text.append("\n")
                 history = self.history.get(host or "", ())
                 text.append_text(gauge_line(layers, self.palette, history))
-        self._main("#gauge", Static).update(text)
+        update_if_changed(self._main("#gauge", Static), text)
 
     def sample_usage(self) -> None:
         """Note the pods' memory use now, for the lab and each host, where metrics exist."""

@@ -16,7 +16,8 @@ nothing unique; the columns after them stay in view.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -138,51 +139,129 @@ class VirtualTable(ScrollView, can_focus=True):
         self.writes = 0  # rows added/removed plus cells changed, for tests and debugging
         self.cursor_row = 0
         self._index: dict[str, int] = {}
+        self._widths: list[Counter[int]] = [Counter() for _ in self.column_spec]
 
     # --- data --------------------------------------------------------------------------
 
-    def sync(self, rows: Mapping[str, Row]) -> int:
+    def sync(self, rows: Mapping[str, Row], changed: Collection[str] | None = None) -> int:
         """Show `rows` in their order; returns how many rows/cells changed. Nothing is
-        repainted when nothing changed."""
+        repainted when nothing changed.
+
+        `changed`, when given, promises that every other data row is as shown now: only those
+        keys are compared and measured, and when the order and the column widths stay put
+        only their lines are repainted, so a change costs what it touches."""
+        if changed is not None and self.shown:
+            return self._sync_keys(rows, changed)
         before = self.cursor_key
         touched = sum(1 for key in self.shown if key not in rows)
         shown: dict[str, Cells] = {}
         sections: dict[str, Section] = {}
+        repaint: list[str] = []
         for key, row in rows.items():
             if isinstance(row, Section):
                 sections[key] = row
+                if self.sections.get(key) != row:
+                    repaint.append(key)
                 continue
             old = self.shown.get(key)
             if old is None:
                 touched += 1
             elif not same_cells(old, row):
                 touched += sum(1 for a, b in zip(old, row, strict=True) if _face(a) != _face(b))
+                repaint.append(key)
             shown[key] = row
         order = list(rows)
-        if not touched and order == self.order and sections == self.sections:
+        moved = order != self.order
+        if not touched and not moved and sections == self.sections:
             return 0
         self.shown, self.sections, self.order = shown, sections, order
         self._index = {key: i for i, key in enumerate(order)}
         self.writes += touched
+        widths = self.widths
         self._measure()
-        # The cursor follows its row; if the row went away it stays at the same height.
-        if before is not None and before in self._index:
-            self.cursor_row = self._index[before]
-        self.cursor_row = self._settle(min(self.cursor_row, max(len(order) - 1, 0)), 1)
-        self.refresh()
-        if self.cursor_key != before:
-            self.post_message(self.CursorMoved(self, self.cursor_key))
+        if moved or widths != self.widths:
+            self._moved(before)
+            self.refresh()
+        else:  # the same rows in the same places: repaint the lines that changed
+            for key in repaint:
+                self._refresh_row(self._index[key])
         return touched
 
+    def _sync_keys(self, rows: Mapping[str, Row], changed: Collection[str]) -> int:
+        before = self.cursor_key
+        touched = 0
+        repaint: list[str] = []
+        for key in changed:
+            old = self.shown.get(key)
+            row = rows.get(key)
+            if isinstance(row, Section):
+                continue
+            if row is None:
+                if old is not None:
+                    del self.shown[key]
+                    self._count(old, -1)
+                    touched += 1
+                continue
+            if old is None:
+                touched += 1
+            elif same_cells(old, row):
+                continue
+            else:
+                touched += sum(1 for a, b in zip(old, row, strict=True) if _face(a) != _face(b))
+                self._count(old, -1)
+            self.shown[key] = row
+            self._count(row, 1)
+            repaint.append(key)
+        sections = {key: row for key, row in rows.items() if isinstance(row, Section)}
+        order = list(rows)
+        moved = order != self.order
+        if not touched and not moved and sections == self.sections:
+            return 0
+        repaint += [k for k, s in sections.items() if self.sections.get(k) != s]
+        self.sections, self.writes = sections, self.writes + touched
+        if moved:
+            self.order = order
+            self._index = {key: i for i, key in enumerate(order)}
+        natural = self._widths_now()
+        if moved or natural != self.natural:
+            self.natural = natural
+            self._fit()
+            self._moved(before)
+            self.refresh()
+        else:
+            for key in repaint:
+                self._refresh_row(self._index[key])
+        return touched
+
+    def _moved(self, before: str | None) -> None:
+        """The cursor follows its row; if the row went away it stays at the same height."""
+        if before is not None and before in self._index:
+            self.cursor_row = self._index[before]
+        self.cursor_row = self._settle(min(self.cursor_row, max(len(self.order) - 1, 0)), 1)
+        if self.cursor_key != before:
+            self.post_message(self.CursorMoved(self, self.cursor_key))
+
     def _measure(self) -> None:
-        widths = [len(label) for _, label in self.column_spec]
+        """Every column's width from scratch: per column, how many cells have each width."""
+        self._widths = [Counter() for _ in self.column_spec]
         for cells in self.shown.values():
-            for i, cell in enumerate(cells):
-                w = cell_width(cell)
-                if w > widths[i]:
-                    widths[i] = w
-        self.natural = [min(w, MAX_WIDTH) for w in widths]
+            self._count(cells, 1)
+        self.natural = self._widths_now()
         self._fit()
+
+    def _count(self, cells: Cells, step: int) -> None:
+        for counts, cell in zip(self._widths, cells, strict=False):
+            w = cell_width(cell)
+            counts[w] += step
+            if not counts[w]:
+                del counts[w]
+
+    def _widths_now(self) -> list[int]:
+        """Each column's natural width: its widest cell (or its header), capped."""
+        return [
+            min(max(len(label), max(counts, default=0)), MAX_WIDTH)
+            for (_, label), counts in zip(self.column_spec, self._widths, strict=True)
+        ]
 
     def _fit(self) -> None:
         """Column widths for the pane's width: flexible columns shrink (not below their

@@ -15,11 +15,11 @@ from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
 from cockpit import detail
+from cockpit.detail import age
 from cockpit.relations import Kind
 from cockpit.triage.finding import ObjectRef
 from cockpit.triage.timeline import build_timeline, recent
 from cockpit.ui.host import FetchRaw, Host, RawObject, SelectObject, host_of
-from cockpit.ui.screens.timeline import age
 
 VIEWS = ("fields", "yaml", "json")
 EVENTS_SHOWN = 12  # the newest; `T` on the panes has the whole timeline

@@ -16,6 +16,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
+from cockpit.detail import age
 from cockpit.triage.timeline import Entry, recent
 from cockpit.ui.host import SelectObject, host_of
 from cockpit.ui.screens.text_filter import TextFilter
@@ -29,14 +30,6 @@ SOURCE_WORDS = {
     "tailnet": "tailnet",
     "journal": "cockpit",
 }
-
-
-def age(seconds: float) -> str:
-    seconds = max(0.0, seconds)
-    for size, unit in ((86400, "d"), (3600, "h"), (60, "m")):
-        if seconds >= size:
-            return f"{int(seconds // size)}{unit}"
-    return f"{int(seconds)}s"
 
 
 class TimelineScreen(TextFilter, Screen[None]):

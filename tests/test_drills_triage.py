@@ -24,6 +24,7 @@ from kubectl_cli import kubectl_ok
 from test_check_cli import check_json, codes_of, run_fix, wait_for
 
 from cockpit import labfile
+from cockpit.lab.drills import DNS_NODE_DOWN
 from cockpit.lab.runner import PVE_TOKEN_ID, RunningLab
 
 SPEED = 20  # the node grace period (40 s) passes in 2 s
@@ -215,8 +216,9 @@ def assert_coredns_node_down(lab: RunningLab, node: str, pods_there: int) -> dic
 
 
 def reboot_then_fix(lab: RunningLab, node: str, cause, tmp_path: Path) -> None:
-    """The lab runs in real time here and its clock is moved by hand: the reboot (60 lab
-    seconds) must not end by itself before the check has read it."""
+    """The lab runs in real time here and its clock is moved by hand: the reboot (up to
+    DNS_NODE_DOWN lab seconds for the drill) must not end by itself before the check has
+    read it."""
     pods_there = live_pods_on(lab, {node})
     cause()
     lab.world.clock.advance(45)  # past the 40 s node grace period, the VM still booting
@@ -225,7 +227,7 @@ def reboot_then_fix(lab: RunningLab, node: str, cause, tmp_path: Path) -> None:
     run_fix(lab, commands(first)[0], tmp_path / "state", "--timeout", "5")
     _, doc = check_json(lab)
     assert "DNS-NO-ENDPOINT" not in codes_of(doc)  # CoreDNS runs elsewhere, the VM still down
-    lab.world.clock.advance(60)  # the reboot ends
+    lab.world.clock.advance(DNS_NODE_DOWN)  # the reboot ends (the drill's is the longest)
     wait_for(f"{node} Ready", lambda: node_ready(lab, node) == "True", 180)
     healthy_again(lab, "NODE-NOTREADY", "DNS-NO-ENDPOINT", "WORKLOAD-DOWN")
 

@@ -397,10 +397,18 @@ def test_crashloop_on_arm_cloud(lab_of):
     # and first whenever it is the only incident.
     assert code in (1, 2), doc["incidents"]
     loops = [i for i in doc["incidents"] if i["code"] == "POD-CRASHLOOP"]
-    assert loops, doc["incidents"]
-    if len(doc["incidents"]) == 1 or code == 1:
-        assert doc["incidents"][0] is loops[0]
-    assert_rolled_out_badly(loops[0], lab, "POD-CRASHLOOP", namespace, name)
+    if loops:  # old replicas still serve: one failing pod is the root, the rollback offered
+        if len(doc["incidents"]) == 1 or code == 1:
+            assert doc["incidents"][0] is loops[0]
+        assert_rolled_out_badly(loops[0], lab, "POD-CRASHLOOP", namespace, name)
+    else:  # every replica crash-loops already: the workload is down, its pods beneath it
+        (down,) = [
+            i
+            for i in doc["incidents"]
+            if i["code"] == "WORKLOAD-DOWN" and i["root"]["name"] == name
+        ]
+        assert down is doc["incidents"][0] and code == 2
+        assert {s["code"] for s in down["symptoms"]} == {"POD-CRASHLOOP"}
     # The person's step: roll the bad release back with the real kubectl, as offered.
     kubectl(lab, "-n", namespace, "rollout", "undo", f"deployment/{name}")
     wait_for("the bad pods gone", lambda: check_json(lab)[0] == 0, 60)

@@ -152,7 +152,13 @@ class Terminal:
 
     def __init__(self, ssh: str, name: str, state: Path) -> None:
         self.name = name
-        tmux("new-session", "-d", "-s", name, "-x", "160", "-y", "48", ssh)
+        try:
+            tmux("new-session", "-d", "-s", name, "-x", "160", "-y", "48", ssh)
+        except subprocess.CalledProcessError:
+            # The tmux server may be on its way out (the last session just closed): a
+            # second try starts a new one.
+            time.sleep(1)
+            tmux("new-session", "-d", "-s", name, "-x", "160", "-y", "48", ssh)
         tmux("resize-window", "-t", name, "-x", "160", "-y", "48")
         self.run(f"export TERM=xterm-256color XDG_STATE_HOME={state}")
         self.run('echo "colorterm=[${COLORTERM-unset}] logged-in"')

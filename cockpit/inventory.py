@@ -218,14 +218,18 @@ class Inventory:
 
     def _poll_loop(self, name: str, source: Any) -> None:
         while not self._stop.is_set():
-            self.poll(name, source)
-            self._dirty.set()
+            # An answer equal to the last one changes nothing on screen: publishing it would
+            # only rebuild a 10,000-pod snapshot to find that out. The health is read apart
+            # (the status line asks for it), so a failure still shows at once.
+            if self.poll(name, source):
+                self._dirty.set()
             self._stop.wait(self.poll_every)
 
-    def poll(self, name: str, source: Any) -> None:
+    def poll(self, name: str, source: Any) -> bool:
         """One fetch; on failure the last good data stays and the health says why. An
         answer can itself say the source is not ok (a logged-out tailscaled): its data is
-        kept, and the health says what is wrong and how to fix it."""
+        kept, and the health says what is wrong and how to fix it. True when the data
+        differs from the last answer's, or the fetch failed."""
         entry = self.polled[name]
         try:
             data = source.fetch()
@@ -235,7 +239,7 @@ class Inventory:
             with self.lock:
                 entry.health = entry.health.failed(exc, self.now())
                 entry.polls += 1
-            return
+            return True  # a failure is rare and worth a look: the screen asks what changed
         except Exception as exc:  # a bug in an adapter must not take the other panes down
             text = str(exc)[:160] or "no message"
             error = SourceError(
@@ -245,21 +249,24 @@ class Inventory:
             with self.lock:
                 entry.health = entry.health.failed(error, self.now())
                 entry.polls += 1
-            return
+            return True
         with self.lock:
+            changed = data != entry.data
             entry.data = data
             entry.polls += 1
             if problem is not None:
                 entry.health = replace(entry.health.failed(problem, self.now()), note=note)
             else:
                 entry.health = replace(Health.ok(name, self.now()), note=note)
+        return changed
 
     def _publish_loop(self) -> None:
         cost = 0.0  # how long the last publish took, listeners (the screen) included
         while not self._stop.is_set():
-            self._dirty.wait(1.0)
-            if self._stop.is_set():
-                return
+            # Only a change is worth a build: at 10,000 pods one costs ~10-30 ms, and
+            # building every second "just in case" was most of an idle cockpit's CPU.
+            if not self._dirty.wait(1.0) or self._stop.is_set():
+                continue
             # Watch events come in bursts; gather a burst into one snapshot. A publish that
             # was slow (an initial sync of 10,000 pods) waits as long again, so the time goes
             # to taking events in. The screen no longer counts here: listeners only hand the

@@ -3,7 +3,12 @@ the faults a real cluster produces (410, 403, garbage, a cut watch, no metrics-s
 
 from __future__ import annotations
 
+import copy
+import json
+from pathlib import Path
+
 import pytest
+from kubectl_cli import kubectl_ok
 from waiting import wait_for
 
 from cockpit import labfile
@@ -12,7 +17,10 @@ from cockpit.lab.clock import LabClock
 from cockpit.lab.kube.lab import KubeLab
 from cockpit.lab.world import World
 from cockpit.sources.health import SourceError
-from cockpit.sources.kube import KINDS, KubeSource
+from cockpit.sources.kube import KINDS, KubeSource, _parse_metrics
+from cockpit.sources.kube_parse import parse_node_metrics
+
+FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 
 
 def start_lab(tmp_path, metrics: bool = True) -> KubeLab:
@@ -214,3 +222,41 @@ def test_eviction_rules_for_two_budgets_and_pods_not_running(lab, source):
         ),
         what="the pending pod to be deleted",
     )
+
+
+def test_an_update_that_changes_no_record_keeps_the_record(lab, source):
+    """An update that touches nothing the cockpit reads (an annotation of a PDB) leaves the
+    record as the same object, so nothing downstream redraws for it; one that does
+    (minAvailable) replaces it."""
+    key = ("apps", "django-api-pdb")
+    before = source.records().pdbs[key]
+    seen = source.events_seen
+    kubectl_ok(lab.kubeconfig, "annotate", "pdb", "-n", "apps", "django-api-pdb", "note=x")
+    wait_for(lambda: source.events_seen > seen, what="the annotation's watch event")
+    assert source.records().pdbs[key] is before
+    patch = '{"spec":{"minAvailable":0}}'
+    kubectl_ok(lab.kubeconfig, "patch", "pdb", "-n", "apps", "django-api-pdb", "-p", patch)
+    wait_for(lambda: source.records().pdbs[key].min_available == 0, what="the patch")
+    assert source.records().pdbs[key] is not before
+
+
+def test_metrics_entries_are_parsed_again_only_when_they_changed():
+    """Unchanged entries give back the same objects (a scrape that moved nothing is cheap
+    and publishes nothing); a changed entry gives its new figures, never the old ones."""
+    doc = json.loads((FIXTURES / "kube" / "kyverno-docs-k3d-nodemetrics.json").read_text())
+    name = doc["items"][0]["metadata"]["name"]
+    seen: dict = {}
+    first = _parse_metrics(doc, parse_node_metrics, "NodeMetrics", {}, seen)
+    again = _parse_metrics(copy.deepcopy(doc), parse_node_metrics, "NodeMetrics", {}, seen)
+    assert again == first and again[name] is first[name]
+    moved = copy.deepcopy(doc)
+    moved["items"][0]["usage"]["memory"] = "2Gi"
+    after = _parse_metrics(moved, parse_node_metrics, "NodeMetrics", {}, seen)
+    assert after[name].memory == 2 * 1024**3 and after[name].cpu == first[name].cpu
+    gone = _parse_metrics({"items": []}, parse_node_metrics, "NodeMetrics", {}, seen)
+    assert gone == {} and seen == {}
+    broken = copy.deepcopy(doc)
+    broken["items"][0]["usage"]["memory"] = "lots"
+    unreadable: dict = {}
+    assert _parse_metrics(broken, parse_node_metrics, "NodeMetrics", unreadable, seen) == {}
+    assert list(unreadable) == [f"NodeMetrics {name}"]

@@ -213,6 +213,10 @@ class KubeSource:
         # Objects that did not parse, per kind: key -> why (skipped, shown in the health).
         self.unreadable: dict[str, dict[tuple[str, str], str]] = {k.name: {} for k in KINDS}
         self.metrics_unreadable: dict[str, str] = {}  # metrics entries skipped, name -> why
+        # The metrics entries last parsed, by (namespace, name): see _parse_metrics.
+        self._node_metrics_seen: dict[Any, tuple[Any, Any, Resources]] = {}
+        self._pod_metrics_seen: dict[Any, tuple[Any, Any, Resources]] = {}
+        self._metrics_parsing = threading.Lock()
         self.metrics_error: SourceError | None = None
         self.heartbeat_at: float | None = None  # time.monotonic() of the last good heartbeat
         self.heartbeat_error: SourceError | None = None
@@ -592,18 +596,25 @@ class KubeSource:
             unreadable = self.unreadable[kind.name]
             if kind_of == "DELETED":
                 key, _, _ = _parse_one(kind, obj, "", parse=False)
-                table.pop(key, None)
-                unreadable.pop(key, None)
+                changed = table.pop(key, None) is not None
+                changed = unreadable.pop(key, None) is not None or changed
             else:
                 key, record, problem = _parse_one(kind, obj, "")
                 if problem:
                     table.pop(key, None)  # what it was is no longer true; what it is, unknown
+                    changed = unreadable.get(key) != problem
                     unreadable[key] = problem
                 else:
-                    table[key] = record
+                    # Most updates touch what no record holds (a resourceVersion, a
+                    # managedFields time, a lease): the record kept as it was is the same
+                    # object, so nothing downstream wakes up or redraws for it.
+                    changed = table.get(key) != record or key in unreadable
+                    if changed:
+                        table[key] = record
                     unreadable.pop(key, None)
             self.events_seen += 1
-        self.on_change()
+        if changed:
+            self.on_change()
         return str(new_rv)
 
     def _mark(self, kind: Kind, error: SourceError | None) -> None:
@@ -747,14 +758,30 @@ class KubeSource:
                 return
             raise
         unreadable: dict[str, str] = {}
-        node_usage = _parse_metrics(nodes, parse_node_metrics, "NodeMetrics", unreadable)
-        pod_usage = _parse_metrics(pods, parse_pod_metrics, "PodMetrics", unreadable)
+        with self._metrics_parsing:  # one-shot refresh() and the poller may overlap
+            node_usage = _parse_metrics(
+                nodes, parse_node_metrics, "NodeMetrics", unreadable, self._node_metrics_seen
+            )
+            pod_usage = _parse_metrics(
+                pods, parse_pod_metrics, "PodMetrics", unreadable, self._pod_metrics_seen
+            )
         with self.lock:
+            s = self.state
+            # Unchanged figures are the same objects (see _parse_metrics): the comparison
+            # is by identity, and a scrape that moved nothing publishes nothing.
+            same = (
+                s.metrics == "present"
+                and node_usage == s.node_usage
+                and pod_usage == s.pod_usage
+                and unreadable == self.metrics_unreadable
+                and self.metrics_error is None
+            )
             self.metrics_error = None
             self.metrics_unreadable = unreadable
-            self.state.metrics = "present"
-            self.state.node_usage, self.state.pod_usage = node_usage, pod_usage
-        self.on_change()
+            s.metrics = "present"
+            s.node_usage, s.pod_usage = node_usage, pod_usage
+        if not same:
+            self.on_change()
 
     # --- what the inventory reads ------------------------------------------------------
 
@@ -1008,11 +1035,30 @@ def _parse_one(
 
 
 def _parse_metrics(
-    doc: Any, parse: Callable[[dict], tuple[Any, Resources]], what: str, unreadable: dict
+    doc: Any,
+    parse: Callable[[dict], tuple[Any, Resources]],
+    what: str,
+    unreadable: dict,
+    seen: dict[Any, tuple[Any, Any, Resources]],
 ) -> dict:
+    """Usage by key from a metrics list. `seen` holds each entry's raw usage part (its
+    containers, or its usage) as last parsed, with what it gave: an entry whose part is the
+    same is not parsed again. metrics-server answers with the same figures until its next
+    scrape, and parsing 10,000 quantities every poll would cost more than the rest of the
+    idle cockpit. `seen` is refilled with this answer's entries."""
     usage = {}
+    last = dict(seen)
+    seen.clear()
     items = doc.get("items") if isinstance(doc, dict) else None
     for index, item in enumerate(items if isinstance(items, list) else ()):
+        ident = _metrics_ident(item)
+        if ident is not None:
+            raw = item.get("containers", item.get("usage"))
+            kept = last.get(ident)
+            if kept is not None and kept[0] == raw:
+                seen[ident] = kept
+                usage[kept[1]] = kept[2]
+                continue
         try:
             key, value = parse(item)
         except Exception as exc:
@@ -1020,8 +1066,22 @@ def _parse_metrics(
             name = meta.get("name") if isinstance(meta, dict) else None
             unreadable[f"{what} {name or index}"] = f"{what} {name or index}: {_short(exc)}"
             continue
+        if ident is not None:
+            seen[ident] = (raw, key, value)
         usage[key] = value
     return usage
+
+
+def _metrics_ident(item: Any) -> tuple[Any, Any] | None:
+    """(namespace, name) of a metrics entry as given, or None when it is not plainly there
+    (such an entry is parsed, and reported, every time)."""
+    meta = item.get("metadata") if isinstance(item, dict) else None
+    if not isinstance(meta, dict):
+        return None
+    name, namespace = meta.get("name"), meta.get("namespace")
+    if not isinstance(name, str) or not isinstance(namespace, (str, type(None))):
+        return None
+    return namespace, name
 
 
 def _short(exc: BaseException, limit: int = 200) -> str:

@@ -31,6 +31,7 @@ from cockpit.model import Disk, Resources
 from cockpit.secret import Secret
 from cockpit.sources.health import SourceError
 from cockpit.sources.proxmox import (
+    BOOTING,
     ClusterStatus,
     NodeEntry,
     ProxmoxSource,
@@ -607,3 +608,35 @@ def test_fakepve_refusals_read_like_the_face(pve, fakepve_cafile, n100):
         normal = fake.reason.replace("pve1", "pve").replace("/100", "/101")
         normal = normal.replace(f":{pve.port}", f":{n100.face.port}")
         assert normal == lab.reason
+
+
+def test_guest_addresses_are_asked_again_only_when_old_or_the_guest_restarted(n100):
+    """Asking every agent at every poll was most of an idle cockpit's work at 200 guests:
+    an answer is kept for addresses_ttl, and forgotten when the guest stops. VM 100 has no
+    address an agent reports; past its boot that is an answer too."""
+    n100.world.clock.advance(BOOTING + 60)
+    src = n100.source(addresses_ttl=3600)
+
+    def asked(vmid: int | None = None) -> int:
+        tail = "/agent/network-get-interfaces"
+        return sum(
+            1 for _, path in n100.face.requests
+            if path.endswith(tail) and (vmid is None or f"/qemu/{vmid}/" in path)
+        )  # fmt: skip
+
+    before, before_101 = asked(), asked(101)
+    first = src.fetch()
+    assert asked() - before == 4
+    assert [g.vmid for g in first.guests if g.ips] == [101, 102, 103]
+    again = src.fetch()
+    assert asked() - before == 4, "a second poll asked the agents again"
+    assert [g.ips for g in again.guests] == [g.ips for g in first.guests]
+    for action in ("stop", "start"):
+        assert src.wait_task("pve", src.power("pve", 101, action), timeout=10, poll=0.02).ok
+        restarted = src.fetch()
+    assert asked(101) - before_101 == 2 and asked() - before == 5, "only 101 asked again"
+    assert [g.ips for g in restarted.guests] == [g.ips for g in first.guests]
+    short = n100.source(addresses_ttl=0)
+    short.fetch()
+    short.fetch()
+    assert asked() - before == 5 + 2 * 4

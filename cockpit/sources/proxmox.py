@@ -5,7 +5,8 @@ One fetch costs 1 request for /cluster/resources (nodes, guests and storages at 
 /cluster/status (quorum and which nodes are members and online), 1 for /cluster/tasks (the
 recent tasks of every node, with their exit status), 1 per online node for
 /nodes/{node}/status, 1 per guest whose config may have changed, 1 per running guest with an
-agent when addresses are wanted, and every few minutes /version. PVE lists no config
+agent when addresses are wanted and its last ones are older than `addresses_ttl` (or it
+restarted, or had none), and every few minutes /version. PVE lists no config
 digests in bulk, so a guest's config is fetched when the guest is new, when what
 /cluster/resources shows of it (name, node, vCPUs, memory, boot disk, tags, template)
 changed, or when the cached copy is older than `config_ttl`; the digest PVE returns says
@@ -738,6 +739,11 @@ def build_guest(entry: GuestEntry, config: GuestConfig | None, ips: tuple[str, .
 # --- the source ------------------------------------------------------------------------------
 
 
+# A guest up for less than this may still be starting its agent: no addresses yet is asked
+# again at the next poll, not taken for an answer.
+BOOTING = 180
+
+
 @dataclass
 class _Cached:
     digest: str
@@ -762,6 +768,7 @@ class ProxmoxSource:
         guest_ips: bool = True,
         config_ttl: float = 600.0,
         meta_ttl: float = 300.0,
+        addresses_ttl: float = 60.0,
         readonly: bool = False,
         max_body: int = MAX_BODY,
     ) -> None:
@@ -774,6 +781,7 @@ class ProxmoxSource:
         self.user, self.token_name = user, token_name
         self.verify, self.timeout = verify, timeout
         self.guest_ips, self.config_ttl, self.meta_ttl = guest_ips, config_ttl, meta_ttl
+        self.addresses_ttl = addresses_ttl
         self._token = token_value
         self.readonly = readonly  # every POST is refused before it leaves
         self._api = ProxmoxAPI(
@@ -792,6 +800,8 @@ class ProxmoxSource:
         self._api._store["session"].mount("https://", DeadlineAdapter(self.deadline, max_body))
         self._lock = threading.Lock()
         self._configs: dict[tuple[str, int], _Cached] = {}
+        # A running guest's addresses: (its pid, uptime, when asked, the addresses).
+        self._ips: dict[tuple[str, int], tuple[int | None, int, float, tuple[str, ...]]] = {}
         self._hosts: dict[str, Host] = {}
         self._kinds: dict[int, GuestKind] = {}
         self._meta: str | None = None  # PVE's version, asked for every meta_ttl seconds
@@ -821,6 +831,7 @@ class ProxmoxSource:
         self._kinds = {g.vmid: g.kind for g in inventory.guests}
         live = {(g.node, g.vmid) for g in inventory.guests}
         self._configs = {k: v for k, v in self._configs.items() if k in live}
+        self._ips = {k: v for k, v in self._ips.items() if k in live}
         cluster = status.name if status is not None else ""
         return ProxmoxState(
             hosts,
@@ -855,6 +866,8 @@ class ProxmoxSource:
         ips: tuple[str, ...] = ()
         if node_online and self.guest_ips and entry.status == "running" and config is not None:
             ips = self._addresses(entry, config)
+        else:
+            self._ips.pop((entry.node, entry.vmid), None)  # it starts afresh, maybe elsewhere
         return build_guest(entry, config, ips)
 
     def _config(self, entry: GuestEntry, node_online: bool) -> GuestConfig | None:
@@ -880,6 +893,26 @@ class ProxmoxSource:
         return config
 
     def _addresses(self, entry: GuestEntry, config: GuestConfig) -> tuple[str, ...]:
+        """A running guest's addresses, asked again only when the last answer is older
+        than addresses_ttl or came from before a restart, or was empty while the guest is
+        still booting (its agent may be about to answer): asking 200 agents every poll was
+        most of an idle cockpit's work."""
+        key = (entry.node, entry.vmid)
+        kept = self._ips.get(key)
+        now = time.monotonic()
+        if (
+            kept is not None
+            and (kept[3] or entry.uptime > BOOTING)
+            and kept[0] == entry.pid
+            and entry.uptime >= kept[1]
+            and now - kept[2] < self.addresses_ttl
+        ):
+            return kept[3]
+        ips = self._ask_addresses(entry, config)
+        self._ips[key] = (entry.pid, entry.uptime, now, ips)
+        return ips
+
+    def _ask_addresses(self, entry: GuestEntry, config: GuestConfig) -> tuple[str, ...]:
         base = f"nodes/{entry.node}/{entry.kind}/{entry.vmid}"
         try:
             if entry.kind == "qemu":

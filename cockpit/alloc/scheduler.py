@@ -87,6 +87,17 @@ class NodeState:
     free_pods: int
     pods: dict[tuple[str, str], Pod] = field(default_factory=dict)
     owners: Counter = field(default_factory=Counter)  # owner key -> pods here, for spreading
+    # The node's allocatable, read for every (pod, node) pair while scoring.
+    allocatable_cpu: int = field(init=False)
+    allocatable_memory: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.allocatable_cpu = self.node.allocatable.cpu_or_zero
+        self.allocatable_memory = self.node.allocatable.memory_or_zero
+
+    def requested(self) -> tuple[int, int]:
+        """CPU and memory requested by the pods placed here now."""
+        return self.allocatable_cpu - self.free_cpu, self.allocatable_memory - self.free_memory
 
     def fits(self, cpu: int, memory: int) -> list[str]:
         reasons = []
@@ -133,8 +144,10 @@ class Scheduler:
         # Anti-affinity is decided once per pod, not once per node: these indexes find the
         # bound pods a term selects, and the bound pods whose terms select the newcomer,
         # by (namespace, label, value); what they yield is a set of forbidden domains.
-        # Built on first use: only pods with anti-affinity terms need it.
-        self._by_label: dict[tuple[str, str, str], dict[tuple[str, str], str]] | None = None
+        # Built on first use, one label key at a time: only pods with anti-affinity terms
+        # need it, and their terms name one or two keys ("app"), not every label.
+        self._by_label: dict[tuple[str, str, str], dict[tuple[str, str], str]] = {}
+        self._indexed_keys: set[str] = set()
         self._holders: dict[tuple[str, str, str], dict[tuple[str, str], str]] = {}
         self._holders_any: dict[tuple[str, str], str] = {}  # terms without matchLabels
         self._static: dict[tuple, tuple[list[NodeState], dict[str, str]]] = {}
@@ -145,10 +158,12 @@ class Scheduler:
         ten thousand of them and only moves a few hundred."""
         states, requests = self.states, self._requests
         for pod in bound_pods:
-            state = states.get(pod.node or "")
-            if state is None or not pod.counts_for_allocation:
+            node = pod.node
+            state = states.get(node) if node is not None else None
+            # Pod.counts_for_allocation, inlined: node is set here.
+            if state is None or pod.phase not in ("Running", "Pending"):
                 continue
-            key = (pod.namespace, pod.name)
+            key = pod.key
             r = pod.requests
             cpu, memory = r.cpu or 0, r.memory or 0
             requests[key] = (cpu, memory)
@@ -157,7 +172,9 @@ class Scheduler:
             state.free_pods -= 1
             state.pods[key] = pod
             owner = pod.owner
-            state.owners[(pod.namespace, owner.kind, owner.name) if owner else None] += 1
+            owned = (pod.namespace, owner.kind, owner.name) if owner else None
+            owners = state.owners
+            owners[owned] = owners.get(owned, 0) + 1  # Counter's += calls __missing__
             if pod.anti_affinity:
                 for slot in self._holder_slots(pod):
                     slot[key] = state.node.name
@@ -179,8 +196,10 @@ class Scheduler:
         state.free_pods -= 1
         state.pods[pod.key] = pod
         state.owners[owner_key(pod)] += 1
-        if self._by_label is not None:
-            self._index_labels(pod, node)
+        for label_key in self._indexed_keys:
+            value = pod.labels.get(label_key)
+            if value is not None:
+                self._by_label.setdefault((pod.namespace, label_key, value), {})[pod.key] = node
         for slot in self._holder_slots(pod):
             slot[pod.key] = node
 
@@ -192,24 +211,25 @@ class Scheduler:
         state.free_pods += 1
         del state.pods[pod.key]
         state.owners[owner_key(pod)] -= 1
-        if self._by_label is not None:
-            for label in pod.labels.items():
-                self._by_label[(pod.namespace, *label)].pop(pod.key, None)
+        for label_key in self._indexed_keys:
+            value = pod.labels.get(label_key)
+            if value is not None:
+                self._by_label.get((pod.namespace, label_key, value), {}).pop(pod.key, None)
         for slot in self._holder_slots(pod):
             slot.pop(pod.key, None)
 
-    def _index_labels(self, pod: Pod, node: str) -> None:
-        assert self._by_label is not None
-        for label in pod.labels.items():
-            self._by_label.setdefault((pod.namespace, *label), {})[pod.key] = node
-
-    def _labels_index(self) -> dict[tuple[str, str, str], dict[tuple[str, str], str]]:
-        if self._by_label is None:
-            self._by_label = {}
+    def _labelled(self, namespace: str, key: str, value: str) -> dict[tuple[str, str], str]:
+        """The placed pods of a namespace with label key=value, by pod key -> node. A label
+        key is indexed on its first query and kept up to date by bind() and unbind()."""
+        by_label = self._by_label
+        if key not in self._indexed_keys:
+            self._indexed_keys.add(key)
             for name, state in self.states.items():
-                for pod in state.pods.values():
-                    self._index_labels(pod, name)
-        return self._by_label
+                for pod_key, pod in state.pods.items():
+                    found = pod.labels.get(key)
+                    if found is not None:
+                        by_label.setdefault((pod.namespace, key, found), {})[pod_key] = name
+        return by_label.get((namespace, key, value), {})
 
     def _holder_slots(self, pod: Pod) -> list[dict[tuple[str, str], str]]:
         slots = []
@@ -252,7 +272,7 @@ class Scheduler:
             for namespace in term.namespaces or (pod.namespace,):
                 if term.selector.match_labels:
                     label = next(iter(term.selector.match_labels.items()))
-                    candidates = self._labels_index().get((namespace, *label), {})
+                    candidates = self._labelled(namespace, *label)
                 else:
                     candidates = {
                         k: name
@@ -392,6 +412,43 @@ class Scheduler:
 
         return min(states, key=rank)
 
+    def best_fit(self, pod: Pod) -> NodeState | None:
+        """score(pod, feasible(pod)[0]) in one pass over the nodes, without the per-node
+        reasons that only a pod that fits nowhere needs: most pods of a what-if land on
+        the first try, and this loop runs once per (pod, node) pair. The same filters in
+        the same order, and the same rank compared field by field (fewest siblings, then
+        most free, then the name), so it picks exactly the node score() picks."""
+        cpu, memory = self.requests_of(pod)
+        passed_static, _ = self._static_filter(pod)
+        rules = self._rules(pod)
+        (own, theirs), _ = rules
+        ruled = bool(own or theirs or pod.spread)
+        owner = owner_key(pod)
+        best: NodeState | None = None
+        best_siblings = 0
+        best_free = 0.0
+        for state in passed_static:
+            if state.free_pods < 1 or cpu > state.free_cpu or memory > state.free_memory:
+                continue
+            if ruled and self.placement_rule_reason(pod, state, rules) is not None:
+                continue
+            siblings = state.owners.get(owner, 0) if owner else 0
+            if best is not None and siblings > best_siblings:
+                continue
+            free = 0.0
+            if state.allocatable_cpu:
+                free += (state.free_cpu - cpu) / state.allocatable_cpu
+            if state.allocatable_memory:
+                free += (state.free_memory - memory) / state.allocatable_memory
+            if (
+                best is None
+                or siblings < best_siblings
+                or free > best_free
+                or (free == best_free and state.node.name < best.node.name)
+            ):
+                best, best_siblings, best_free = state, siblings, free
+        return best
+
     def preempt_for(self, pod: Pod, reasons: dict[str, str]) -> tuple[str, list[Pod]] | None:
         """Find a node where evicting lower-priority pods makes room, with the fewest and
         least important victims, as the scheduler's default preemption does."""
@@ -450,13 +507,14 @@ class Scheduler:
             counter += 1
         while heap:
             _, _, _, pod = heapq.heappop(heap)
-            fits, reasons = self.feasible(pod)
-            if fits:
-                node = self.score(pod, fits).node.name
+            best = self.best_fit(pod)
+            if best is not None:
+                node = best.node.name
                 self.bind(pod, node)
                 result.placed[pod.key] = node
                 result.pending.pop(pod.key, None)
                 continue
+            _, reasons = self.feasible(pod)  # nothing fits: why, node by node
             found = self.preempt_for(pod, reasons)
             if found is None:
                 result.placed.pop(pod.key, None)

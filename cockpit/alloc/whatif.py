@@ -28,7 +28,7 @@ from cockpit.alloc.ledger import percent
 from cockpit.alloc.risks import IMAGE_ARCHS_ANNOTATION, image_archs
 from cockpit.alloc.scheduler import Preemption, Scheduler
 from cockpit.alloc.thresholds import DEFAULT_THRESHOLDS, Level, Thresholds
-from cockpit.model import Node, Pod, Snapshot
+from cockpit.model import Node, Pdb, Pod, Snapshot, workload_key_of
 
 ScenarioKind = Literal["drain", "lose-node", "lose-host"]
 # Controllers that recreate their pods when a pod is evicted or deleted.
@@ -36,6 +36,7 @@ RECREATING_OWNERS = frozenset({"ReplicaSet", "StatefulSet", "ReplicationControll
 STATEFULSET_NOTE = "StatefulSet: waits until the lost node is removed (see notes)"
 CONTROL_PLANE_ROLES = ("node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master")
 NO_CONTROL_PLANE = "nothing evicts or recreates it while the control plane is down"
+TEMPLATE_HASH = "pod-template-hash"
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,8 +187,10 @@ def what_if(
     displaced: list[Pod] = []
     stays: list[tuple[Pod, str]] = []
     lost: list[tuple[Pod, str]] = []
-    bound: list[Pod] = []
-    stuck = _blocked_by_pdb(snapshot, hit) if honour_pdbs and not losing else {}
+    bound: list[Pod] = []  # every pod that keeps its node, wherever that is
+    on_hit: list[Pod] = []  # every pod of the affected nodes
+    budgets = _budget_members(snapshot)
+    stuck = _blocked_by_pdb(budgets, hit) if honour_pdbs and not losing else {}
     masters = control_plane_nodes(snapshot)
     headless = losing and bool(masters) and set(masters) <= hit
     blocked: list[tuple[Pod, str]] = []
@@ -196,6 +199,7 @@ def what_if(
             if pod.node is not None:
                 bound.append(pod)
             continue
+        on_hit.append(pod)
         if pod.key in stuck:
             blocked.append((pod, stuck[pod.key]))
             bound.append(pod)  # it keeps its place on the cordoned node
@@ -219,8 +223,10 @@ def what_if(
             displaced.append(replace(pod, node=None, phase="Pending"))
 
     scheduler = Scheduler(nodes, bound)
+    # What the pods that stay request of each node, before anything moves.
+    loaded = {name: state.requested() for name, state in scheduler.states.items()}
     result = scheduler.run(displaced)
-    source = {p.key: p.node for p in snapshot.pods}
+    source = {p.key: p.node for p in on_hit}
     moves = []
     crashing: set[tuple[str, str]] = set()
     for pod in displaced:
@@ -247,12 +253,11 @@ def what_if(
             )
 
     kept = {pod.key for pod, _ in blocked}
-    after_pods = _pods_after(
-        snapshot, hit, losing, result.placed, displaced, result.preempted, kept
-    )
+    settled = Settled.of(hit, losing, kept, displaced, result.placed, result.preempted)
+    tally = _tally(bound, on_hit, settled, scheduler.requests_of)
     # Without a control plane nothing is evicted: the eviction notes would mislead.
     evicting = losing and not headless
-    notes = _notes(scenario, affected, evicting, moves) + _blocked_notes(snapshot, blocked)
+    notes = _notes(scenario, affected, evicting, moves) + _blocked_notes(budgets, blocked)
     if losing:
         notes = _control_plane_notes(snapshot, masters, hit) + notes
     return WhatIfReport(
@@ -262,9 +267,9 @@ def what_if(
         preempted=tuple(result.preempted),
         stays=tuple(stays),
         lost=tuple(lost),
-        nodes=_nodes_after(snapshot, hit, after_pods, scheduler.requests_of, thresholds),
-        pdbs=_pdb_impacts(snapshot, hit, losing, after_pods, kept),
-        workloads=_workload_impacts(snapshot, hit, after_pods, result.preempted, kept, crashing),
+        nodes=_nodes_after(snapshot, scheduler, loaded, on_hit, settled, tally, thresholds),
+        pdbs=_pdb_impacts(budgets, settled),
+        workloads=_workload_impacts(snapshot, settled, tally, crashing),
         notes=notes,
         blocked=tuple(blocked),
         control_plane_down=headless,
@@ -319,14 +324,41 @@ def _control_plane_notes(snapshot: Snapshot, masters: list[str], hit: set[str]) 
     return ()
 
 
-def _blocked_by_pdb(snapshot: Snapshot, hit: set[str]) -> dict[tuple[str, str], str]:
+def _budget_members(snapshot: Snapshot) -> list[tuple[Pdb, list[Pod]]]:
+    """Every PDB with the pods it selects, as Snapshot.select_pods finds them (same pods, same
+    order), from an index of only the label keys the budgets' selectors start with: one
+    pass over the pods instead of indexing every label of every pod."""
+    keys = {next(iter(p.selector.match_labels)) for p in snapshot.pdbs if p.selector.match_labels}
+    index: dict[tuple[str, str, str], list[Pod]] = defaultdict(list)
+    if keys:
+        for pod in snapshot.pods:
+            labels = pod.labels
+            for key in keys:
+                value = labels.get(key)
+                if value is not None:
+                    index[(pod.namespace, key, value)].append(pod)
+    out = []
+    for pdb in snapshot.pdbs:
+        selector = pdb.selector
+        if selector.match_labels:
+            key, value = next(iter(selector.match_labels.items()))
+            candidates = index.get((pdb.namespace, key, value), [])
+            members = [p for p in candidates if selector.matches(p.labels)]
+        else:
+            members = snapshot.select_pods(pdb.namespace, selector)
+        out.append((pdb, members))
+    return out
+
+
+def _blocked_by_pdb(
+    budgets: list[tuple[Pdb, list[Pod]]], hit: set[str]
+) -> dict[tuple[str, str], str]:
     """Pods on the drained nodes that no eviction can move: a budget that selects them
     allows no disruption now (healthy pods not above the desired count), so the Eviction API
     refuses every attempt and nothing else ever frees a disruption. The drain action reads
     the same budgets (cockpit.actions.drain) and says the drain waits on these pods."""
     out: dict[tuple[str, str], str] = {}
-    for pdb in snapshot.pdbs:
-        members = snapshot.select_pods(pdb.namespace, pdb.selector)
+    for pdb, members in budgets:
         healthy = sum(1 for p in members if p.node and p.phase == "Running" and p.ready)
         if healthy - pdb.desired_healthy(len(members)) > 0:
             continue
@@ -337,15 +369,16 @@ def _blocked_by_pdb(snapshot: Snapshot, hit: set[str]) -> dict[tuple[str, str], 
     return out
 
 
-def _blocked_notes(snapshot: Snapshot, blocked: list[tuple[Pod, str]]) -> tuple[str, ...]:
+def _blocked_notes(
+    budgets: list[tuple[Pdb, list[Pod]]], blocked: list[tuple[Pod, str]]
+) -> tuple[str, ...]:
     by_pdb: dict[str, list[str]] = defaultdict(list)
     for pod, ref in blocked:
         by_pdb[ref].append(f"{pod.namespace}/{pod.name}")
     notes = []
     for ref, pods in by_pdb.items():
         namespace, _, name = ref.partition("/")
-        pdb = next(p for p in snapshot.pdbs if (p.namespace, p.name) == (namespace, name))
-        members = snapshot.select_pods(pdb.namespace, pdb.selector)
+        pdb, members = next(b for b in budgets if (b[0].namespace, b[0].name) == (namespace, name))
         notes.append(
             f"the drain blocks: PodDisruptionBudget {ref} allows no disruption (needs "
             f"{pdb.desired_healthy(len(members))} healthy of {len(members)}), so "
@@ -362,67 +395,195 @@ def _disrupted(node: Node, losing: bool) -> Node:
     return replace(node, unschedulable=True)
 
 
-def _pods_after(
-    snapshot: Snapshot,
-    hit: set[str],
-    losing: bool,
-    placed: dict[tuple[str, str], str],
-    displaced: list[Pod],
-    preempted: Iterable[Preemption],
-    kept: set[tuple[str, str]],
-) -> dict[tuple[str, str], Pod]:
-    """Every pod that runs once things settle, keyed by pod, with its node."""
-    victims = {p.victim.key for p in preempted}
-    out: dict[tuple[str, str], Pod] = {}
-    for pod in snapshot.pods:
-        if pod.node is None or pod.key in victims:
+PodKey = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class Settled:
+    """Which pods run once the re-placement settles, without listing every pod: each pod
+    that keeps its node (everything off the affected nodes, and on a drained node what
+    stays) unless it was preempted, and each pod the scheduler placed, where it went."""
+
+    hit: frozenset[str]
+    losing: bool
+    kept: frozenset[PodKey]  # pods a budget keeps on a drained node
+    placed: dict[PodKey, str]  # pod -> where it runs now: displaced pods and moved victims
+    preempted: dict[PodKey, Pod]  # every preempted pod, as it was first taken off its node
+    moved: dict[PodKey, Pod]  # every placed pod, by key
+
+    @classmethod
+    def of(
+        cls,
+        hit: set[str],
+        losing: bool,
+        kept: set[PodKey],
+        displaced: list[Pod],
+        placed: dict[PodKey, str],
+        preempted: Iterable[Preemption],
+    ) -> Settled:
+        victims: dict[PodKey, Pod] = {}
+        for pre in preempted:
+            victims.setdefault(pre.victim.key, pre.victim)
+        moving = {p.key: p for p in displaced}
+        moved = {key: moving.get(key) or victims[key] for key in placed}
+        return cls(frozenset(hit), losing, frozenset(kept), placed, victims, moved)
+
+    def keeps_node(self, pod: Pod) -> bool:
+        """The pod was not displaced: it stays bound where it is (preempted or not)."""
+        node = pod.node
+        if node is None:
+            return False
+        if node in self.hit:
+            return not self.losing and (pod.is_daemonset or pod.is_mirror or pod.key in self.kept)
+        return True
+
+    def runs(self, pod: Pod) -> bool:
+        """A pod of the snapshot runs once things settle (on its node or a new one)."""
+        if pod.key in self.placed:
+            return True
+        return pod.key not in self.preempted and self.keeps_node(pod)
+
+    def preempted_in_place(self) -> list[Pod]:
+        """Preempted pods that had kept their node (the others were displaced anyway)."""
+        return [p for p in self.preempted.values() if p.node is not None and self.keeps_node(p)]
+
+
+@dataclass
+class Tally:
+    """Sums over the pods that keep their node, taken in one pass: per node the peak memory
+    and the requests of pods the scheduler does not count (finished ones still bound); per
+    workload the pods running before, those still running during the disruption and those
+    bound once it settles (a finished or pending pod too, as the report always counted)."""
+
+    peak: Counter  # node -> peak memory of the pods that keep it
+    uncounted_cpu: Counter  # node -> requests of bound pods outside the scheduler's sums
+    uncounted_memory: Counter
+    running_before: Counter  # workload key -> Running pods bound to a node
+    running_during: Counter  # ... of which neither on an affected node (unless kept)
+    bound: Counter  # workload key -> pods that keep their node, whatever their phase
+
+
+def _workload_key_memo() -> Callable[[Pod], tuple[str, str, str] | None]:
+    """workload_key_of, remembered per owner: the replicas of one workload share it."""
+    memo: dict[tuple, tuple[str, str, str] | None] = {}
+
+    def key_of(pod: Pod) -> tuple[str, str, str] | None:
+        owner = pod.owner
+        if owner is None:
+            return None
+        signature = (pod.namespace, owner.kind, owner.name, pod.labels.get(TEMPLATE_HASH))
+        try:
+            return memo[signature]
+        except KeyError:
+            found = memo[signature] = workload_key_of(pod)
+            return found
+
+    return key_of
+
+
+def _tally(
+    bound: list[Pod],
+    on_hit: list[Pod],
+    settled: Settled,
+    requests_of: Callable[[Pod], tuple[int, int]],
+) -> Tally:
+    t = Tally(Counter(), Counter(), Counter(), Counter(), Counter(), Counter())
+    # Plain dicts and get() in the loop (Counter's += calls __missing__ for every new key),
+    # and pods counted by owner first, each owner mapped to its workload once at the end.
+    peak: dict[str, int] = {}
+    # owner -> [bound, running before, running during, one of its pods]
+    by_owner: dict[tuple, list] = {}
+    hit, kept = settled.hit, settled.kept
+    for pod in bound:
+        node = pod.node
+        # _peak_memory, inlined: this loop sees every pod of the lab.
+        profile = pod.profile
+        if profile is not None and profile.peak.memory is not None:
+            memory = profile.peak.memory
+        elif pod.usage is not None and pod.usage.memory is not None:
+            memory = pod.usage.memory
+        else:
+            memory = requests_of(pod)[1]
+        peak[node] = peak.get(node, 0) + memory  # type: ignore[index]
+        phase = pod.phase
+        if phase not in ("Running", "Pending"):  # not Pod.counts_for_allocation
+            cpu, memory = requests_of(pod)
+            t.uncounted_cpu[node] += cpu
+            t.uncounted_memory[node] += memory
+        owner = pod.owner
+        if owner is None:
             continue
-        stays = pod.is_daemonset or pod.is_mirror or pod.key in kept
-        if pod.node in hit and (losing or not stays):
-            continue
-        out[pod.key] = pod
-    for pod in displaced:
-        node = placed.get(pod.key)
-        if node is not None:
-            out[pod.key] = replace(pod, node=node, phase="Running")
-    for key, node in placed.items():  # preempted pods that found another home
-        if key not in out:
-            original = next((p.victim for p in preempted if p.victim.key == key), None)
-            if original is not None:
-                out[key] = replace(original, node=node, phase="Running")
-    return out
+        signature = (pod.namespace, owner.kind, owner.name, pod.labels.get(TEMPLATE_HASH))
+        counts = by_owner.get(signature)
+        if counts is None:
+            counts = by_owner[signature] = [0, 0, 0, pod]
+        counts[0] += 1
+        if phase == "Running":
+            counts[1] += 1
+            if node not in hit or pod.key in kept:
+                counts[2] += 1
+    t.peak.update(peak)
+    for owned, running, still, first in by_owner.values():
+        key = workload_key_of(first)
+        if key is not None:
+            t.bound[key] += owned
+            t.running_before[key] += running
+            t.running_during[key] += still
+    peak, before, during, kept_bound = t.peak, t.running_before, t.running_during, t.bound
+    workload_of = _workload_key_memo()
+    for pod in on_hit:
+        if not settled.keeps_node(pod) and pod.phase == "Running":
+            key = workload_of(pod)
+            if key is not None:
+                before[key] += 1
+    # Preempted pods leave the node they kept; placed pods join their new one.
+    for pod in settled.preempted_in_place():
+        peak[pod.node] -= _peak_memory(pod, requests_of)
+        key = workload_of(pod)
+        if key is not None:
+            kept_bound[key] -= 1
+            if pod.phase == "Running" and (pod.node not in hit or pod.key in kept):
+                during[key] -= 1
+    for key, node in settled.placed.items():
+        peak[node] += _peak_memory(settled.moved[key], requests_of)
+    return t
 
 
 def _nodes_after(
     snapshot: Snapshot,
-    hit: set[str],
-    after: dict[tuple[str, str], Pod],
-    requests_of: Callable[[Pod], tuple[int, int]],
+    scheduler: Scheduler,
+    loaded: dict[str, tuple[int, int]],
+    on_hit: list[Pod],
+    settled: Settled,
+    tally: Tally,
     t: Thresholds,
 ) -> tuple[NodeAfter, ...]:
-    by_node: dict[str, list[Pod]] = defaultdict(list)
-    for pod in after.values():
-        by_node[pod.node or ""].append(pod)
+    """Each node's requests and peak before and after, from the scheduler's per-node sums
+    (what it placed and preempted is already in them) and the tally: no pass over every pod.
+    An affected node's "before" adds up its own pods, which the scheduler never saw."""
+    requests_of = scheduler.requests_of
+    hit_before: dict[str, list[int]] = {}
+    for pod in on_hit:
+        if pod.counts_for_allocation:
+            cpu, memory = requests_of(pod)
+            sums = hit_before.setdefault(pod.node or "", [0, 0])
+            sums[0] += cpu
+            sums[1] += memory
     out = []
     for node in snapshot.nodes:
-        before = [p for p in snapshot.pods_by_node.get(node.name, ()) if p.counts_for_allocation]
-        now = by_node.get(node.name, [])
+        name = node.name
+        lost = name in settled.hit
+        cpu_before, mem_before = hit_before.get(name, (0, 0)) if lost else loaded[name]
+        cpu_after, req_mem_after = scheduler.states[name].requested()
+        cpu_after += tally.uncounted_cpu[name]
+        req_mem_after += tally.uncounted_memory[name]
         alloc_mem = node.allocatable.memory or 0
-        peak = sum(_peak_memory(p, requests_of) for p in now)
-        cpu_before = mem_before = cpu_after = req_mem_after = 0
-        for p in before:
-            cpu, mem = requests_of(p)
-            cpu_before += cpu
-            mem_before += mem
-        for p in now:
-            cpu, mem = requests_of(p)
-            cpu_after += cpu
-            req_mem_after += mem
+        peak = tally.peak[name]
         peak_pct = percent(peak, alloc_mem)
         out.append(
             NodeAfter(
-                name=node.name,
-                lost=node.name in hit,
+                name=name,
+                lost=lost,
                 requests_cpu_before=cpu_before,
                 requests_cpu_after=cpu_after,
                 requests_memory_before=mem_before,
@@ -448,16 +609,10 @@ def _peak_memory(pod: Pod, requests_of: Callable[[Pod], tuple[int, int]]) -> int
     return requests_of(pod)[1]
 
 
-def _pdb_impacts(
-    snapshot: Snapshot,
-    hit: set[str],
-    losing: bool,
-    after: dict[tuple[str, str], Pod],
-    kept: set[tuple[str, str]],
-) -> tuple[PdbImpact, ...]:
+def _pdb_impacts(budgets: list[tuple[Pdb, list[Pod]]], settled: Settled) -> tuple[PdbImpact, ...]:
     out = []
-    for pdb in snapshot.pdbs:
-        members = snapshot.select_pods(pdb.namespace, pdb.selector)
+    hit, kept = settled.hit, settled.kept
+    for pdb, members in budgets:
         expected = len(members)
         healthy_before = sum(1 for p in members if p.node and p.phase == "Running" and p.ready)
         during = sum(
@@ -467,9 +622,9 @@ def _pdb_impacts(
             and p.phase == "Running"
             and p.ready
             and (p.node not in hit or p.key in kept)
-            and p.key in after
+            and settled.runs(p)
         )
-        healthy_after = sum(1 for p in members if p.key in after)
+        healthy_after = sum(1 for p in members if settled.runs(p))
         out.append(
             PdbImpact(
                 pdb.namespace,
@@ -485,34 +640,30 @@ def _pdb_impacts(
 
 
 def _workload_impacts(
-    snapshot: Snapshot,
-    hit: set[str],
-    after: dict[tuple[str, str], Pod],
-    preempted: Iterable[Preemption],
-    kept: set[tuple[str, str]],
-    crashing: set[tuple[str, str]],
+    snapshot: Snapshot, settled: Settled, tally: Tally, crashing: set[PodKey]
 ) -> tuple[WorkloadImpact, ...]:
-    victims = {p.victim.key for p in preempted}
-    before: Counter = Counter()
-    during: Counter = Counter()
-    settled: Counter = Counter()
-    owners = snapshot.workload_of_pod
-    for pod in snapshot.pods:
-        key = owners.get(pod.key)
-        if key is None or pod.node is None or pod.phase != "Running":
-            continue
-        before[key] += 1
-        if (pod.node not in hit or pod.key in kept) and pod.key not in victims:
-            during[key] += 1
-    for pod in after.values():
-        key = owners.get(pod.key)
-        if key is not None and pod.key not in crashing:  # a crash loop is never ready
-            settled[key] += 1
+    """Ready replicas per workload: before, during (nothing recreated yet, preempted pods
+    gone) and after (the pods that kept their node plus the placed ones that do not crash,
+    as a crash loop is never ready)."""
+    after = Counter(tally.bound)
+    workload_of = _workload_key_memo()
+    for key in settled.placed:
+        workload = workload_of(settled.moved[key])
+        if workload is not None and key not in crashing:
+            after[workload] += 1
     out = []
     for w in snapshot.workloads:
         if w.kind == "DaemonSet":
             continue  # one per node by design; losing a node's copy is not an outage
-        out.append(WorkloadImpact(w.ref, w.replicas, before[w.key], during[w.key], settled[w.key]))
+        out.append(
+            WorkloadImpact(
+                w.ref,
+                w.replicas,
+                tally.running_before[w.key],
+                tally.running_during[w.key],
+                after[w.key],
+            )
+        )
     return tuple(out)
 
 

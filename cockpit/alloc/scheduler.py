@@ -14,6 +14,7 @@ profile: spread replicas of one owner over nodes first, then prefer the least al
 
 from __future__ import annotations
 
+import bisect
 import heapq
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -64,6 +65,11 @@ def matches_node_selection(pod: Pod, node: Node) -> bool:
     if pod.node_affinity:
         return any(all(req.matches(labels) for req in term) for term in pod.node_affinity)
     return True
+
+
+def static_signature(pod: Pod) -> tuple:
+    """What the static filters (taints, cordons, node selection) read of a pod."""
+    return (pod.tolerations, tuple(sorted(pod.node_selector.items())), pod.node_affinity)
 
 
 def taint_reason(taint: Taint) -> str:
@@ -151,6 +157,11 @@ class Scheduler:
         self._holders: dict[tuple[str, str, str], dict[tuple[str, str], str]] = {}
         self._holders_any: dict[tuple[str, str], str] = {}  # terms without matchLabels
         self._static: dict[tuple, tuple[list[NodeState], dict[str, str]]] = {}
+        # best_fit's ranking of the nodes with room, per (cpu, memory, static signature),
+        # and the log of nodes whose pods changed since, so a ranking is repaired rather
+        # than recomputed: between two pods of one shape only a few nodes change.
+        self._changed: list[str] = []
+        self._ranked: dict[tuple, tuple[int, list[tuple[float, str, NodeState]]]] = {}
         self._load(bound_pods)
 
     def _load(self, bound_pods: Iterable[Pod]) -> None:
@@ -196,6 +207,7 @@ class Scheduler:
         state.free_pods -= 1
         state.pods[pod.key] = pod
         state.owners[owner_key(pod)] += 1
+        self._changed.append(node)
         for label_key in self._indexed_keys:
             value = pod.labels.get(label_key)
             if value is not None:
@@ -211,6 +223,7 @@ class Scheduler:
         state.free_pods += 1
         del state.pods[pod.key]
         state.owners[owner_key(pod)] -= 1
+        self._changed.append(node)
         for label_key in self._indexed_keys:
             value = pod.labels.get(label_key)
             if value is not None:
@@ -367,7 +380,7 @@ class Scheduler:
         """Taints, cordons and node selection depend only on the pod's tolerations and node
         selection, which most pods share: work them out once per combination. Node taints
         and cordons do not change while a Scheduler places pods."""
-        signature = (pod.tolerations, tuple(sorted(pod.node_selector.items())), pod.node_affinity)
+        signature = static_signature(pod)
         cached = self._static.get(signature)
         if cached is None:
             passed: list[NodeState] = []
@@ -413,41 +426,65 @@ class Scheduler:
         return min(states, key=rank)
 
     def best_fit(self, pod: Pod) -> NodeState | None:
-        """score(pod, feasible(pod)[0]) in one pass over the nodes, without the per-node
-        reasons that only a pod that fits nowhere needs: most pods of a what-if land on
-        the first try, and this loop runs once per (pod, node) pair. The same filters in
-        the same order, and the same rank compared field by field (fewest siblings, then
-        most free, then the name), so it picks exactly the node score() picks."""
+        """score(pod, feasible(pod)[0]) without the per-node reasons that only a pod that
+        fits nowhere needs, and without looking at every node: most pods of a what-if land
+        on the first try, and this is the loop that runs once per (pod, node) pair.
+
+        score() ranks by (siblings of the pod's owner, -free, name). The nodes with room are
+        kept sorted by (-free, name) for each pod shape (ranked()), so the first of them that
+        passes the placement rules with no sibling is the best; with siblings everywhere,
+        the first one seen with the fewest is. Same filters, same order: the same node."""
         cpu, memory = self.requests_of(pod)
-        passed_static, _ = self._static_filter(pod)
         rules = self._rules(pod)
         (own, theirs), _ = rules
         ruled = bool(own or theirs or pod.spread)
         owner = owner_key(pod)
         best: NodeState | None = None
         best_siblings = 0
-        best_free = 0.0
-        for state in passed_static:
-            if state.free_pods < 1 or cpu > state.free_cpu or memory > state.free_memory:
-                continue
+        for _, _, state in self.ranked(pod, cpu, memory):
             if ruled and self.placement_rule_reason(pod, state, rules) is not None:
                 continue
             siblings = state.owners.get(owner, 0) if owner else 0
-            if best is not None and siblings > best_siblings:
-                continue
-            free = 0.0
-            if state.allocatable_cpu:
-                free += (state.free_cpu - cpu) / state.allocatable_cpu
-            if state.allocatable_memory:
-                free += (state.free_memory - memory) / state.allocatable_memory
-            if (
-                best is None
-                or siblings < best_siblings
-                or free > best_free
-                or (free == best_free and state.node.name < best.node.name)
-            ):
-                best, best_siblings, best_free = state, siblings, free
+            if siblings == 0:
+                return state
+            if best is None or siblings < best_siblings:
+                best, best_siblings = state, siblings
         return best
+
+    def ranked(self, pod: Pod, cpu: int, memory: int) -> list[tuple[float, str, NodeState]]:
+        """The nodes that pass the static filters and have room for (cpu, memory) and one
+        more pod, as (-free, name, state) sorted, where free is score()'s measure of what
+        is left. Cached per shape and repaired for the nodes bound or unbound since."""
+        signature = static_signature(pod)
+        passed, failed = self._static_filter(pod)
+        key = (cpu, memory, signature)
+        cached = self._ranked.get(key)
+        if cached is None:
+            entries = sorted(
+                self._rank_entry(s, cpu, memory) for s in passed if _room(s, cpu, memory)
+            )
+        else:
+            seen, entries = cached
+            if seen == len(self._changed):
+                return entries
+            dirty = set(self._changed[seen:])
+            entries = [e for e in entries if e[1] not in dirty]
+            for name in dirty:
+                state = self.states[name]
+                if name not in failed and _room(state, cpu, memory):
+                    bisect.insort(entries, self._rank_entry(state, cpu, memory))
+        self._ranked[key] = (len(self._changed), entries)
+        return entries
+
+    @staticmethod
+    def _rank_entry(state: NodeState, cpu: int, memory: int) -> tuple[float, str, NodeState]:
+        # The very expression score() uses, so the floats compare the same.
+        free = 0.0
+        if state.allocatable_cpu:
+            free += (state.free_cpu - cpu) / state.allocatable_cpu
+        if state.allocatable_memory:
+            free += (state.free_memory - memory) / state.allocatable_memory
+        return (-free, state.node.name, state)
 
     def preempt_for(self, pod: Pod, reasons: dict[str, str]) -> tuple[str, list[Pod]] | None:
         """Find a node where evicting lower-priority pods makes room, with the fewest and
@@ -532,6 +569,11 @@ class Scheduler:
             result.placed[pod.key] = node
             result.pending.pop(pod.key, None)
         return result
+
+
+def _room(state: NodeState, cpu: int, memory: int) -> bool:
+    """NodeState.fits() without its reasons."""
+    return state.free_pods >= 1 and cpu <= state.free_cpu and memory <= state.free_memory
 
 
 def fit_error(total: int, reasons: dict[str, str]) -> str:

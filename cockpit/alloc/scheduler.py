@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -152,8 +152,8 @@ class Scheduler:
         # by (namespace, label, value); what they yield is a set of forbidden domains.
         # Built on first use, one label key at a time: only pods with anti-affinity terms
         # need it, and their terms name one or two keys ("app"), not every label.
-        self._by_label: dict[tuple[str, str, str], dict[tuple[str, str], str]] = {}
-        self._indexed_keys: set[str] = set()
+        # label key -> (namespace, value) -> {pod key: node}
+        self._by_label: dict[str, defaultdict[tuple[str, str], dict[tuple[str, str], str]]] = {}
         self._holders: dict[tuple[str, str, str], dict[tuple[str, str], str]] = {}
         self._holders_any: dict[tuple[str, str], str] = {}  # terms without matchLabels
         self._static: dict[tuple, tuple[list[NodeState], dict[str, str]]] = {}
@@ -175,7 +175,19 @@ class Scheduler:
             if state is None or pod.phase not in ("Running", "Pending"):
                 continue
             key = pod.key
-            r = pod.requests
+            # Pod.requests, with cockpit.model.effective()'s own short cut for the usual
+            # pod (one container, no init containers, no overhead) taken here, which saves
+            # two calls per pod.
+            containers, overhead = pod.containers, pod.overhead
+            if (
+                len(containers) == 1
+                and not pod.init_containers
+                and overhead.cpu is None
+                and overhead.memory is None
+            ):
+                r = containers[0].requests
+            else:
+                r = pod.requests
             cpu, memory = r.cpu or 0, r.memory or 0
             requests[key] = (cpu, memory)
             state.free_cpu -= cpu
@@ -208,10 +220,10 @@ class Scheduler:
         state.pods[pod.key] = pod
         state.owners[owner_key(pod)] += 1
         self._changed.append(node)
-        for label_key in self._indexed_keys:
+        for label_key, index in self._by_label.items():
             value = pod.labels.get(label_key)
             if value is not None:
-                self._by_label.setdefault((pod.namespace, label_key, value), {})[pod.key] = node
+                index[(pod.namespace, value)][pod.key] = node
         for slot in self._holder_slots(pod):
             slot[pod.key] = node
 
@@ -224,25 +236,25 @@ class Scheduler:
         del state.pods[pod.key]
         state.owners[owner_key(pod)] -= 1
         self._changed.append(node)
-        for label_key in self._indexed_keys:
+        for label_key, index in self._by_label.items():
             value = pod.labels.get(label_key)
-            if value is not None:
-                self._by_label.get((pod.namespace, label_key, value), {}).pop(pod.key, None)
+            if value is not None and (pod.namespace, value) in index:
+                index[(pod.namespace, value)].pop(pod.key, None)
         for slot in self._holder_slots(pod):
             slot.pop(pod.key, None)
 
     def _labelled(self, namespace: str, key: str, value: str) -> dict[tuple[str, str], str]:
         """The placed pods of a namespace with label key=value, by pod key -> node. A label
         key is indexed on its first query and kept up to date by bind() and unbind()."""
-        by_label = self._by_label
-        if key not in self._indexed_keys:
-            self._indexed_keys.add(key)
+        index = self._by_label.get(key)
+        if index is None:
+            index = self._by_label[key] = defaultdict(dict)
             for name, state in self.states.items():
                 for pod_key, pod in state.pods.items():
                     found = pod.labels.get(key)
                     if found is not None:
-                        by_label.setdefault((pod.namespace, key, found), {})[pod_key] = name
-        return by_label.get((namespace, key, value), {})
+                        index[(pod.namespace, found)][pod_key] = name
+        return index.get((namespace, value), {})
 
     def _holder_slots(self, pod: Pod) -> list[dict[tuple[str, str], str]]:
         slots = []

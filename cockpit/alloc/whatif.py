@@ -614,17 +614,14 @@ def _pdb_impacts(budgets: list[tuple[Pdb, list[Pod]]], settled: Settled) -> tupl
     hit, kept = settled.hit, settled.kept
     for pdb, members in budgets:
         expected = len(members)
-        healthy_before = sum(1 for p in members if p.node and p.phase == "Running" and p.ready)
-        during = sum(
-            1
-            for p in members
-            if p.node
-            and p.phase == "Running"
-            and p.ready
-            and (p.node not in hit or p.key in kept)
-            and settled.runs(p)
-        )
-        healthy_after = sum(1 for p in members if settled.runs(p))
+        healthy_before = during = healthy_after = 0
+        for p in members:
+            runs = settled.runs(p)
+            healthy_after += runs
+            if p.node and p.phase == "Running" and p.ready:
+                healthy_before += 1
+                if (p.node not in hit or p.key in kept) and runs:
+                    during += 1
         out.append(
             PdbImpact(
                 pdb.namespace,
@@ -651,17 +648,15 @@ def _workload_impacts(
         workload = workload_of(settled.moved[key])
         if workload is not None and key not in crashing:
             after[workload] += 1
+    before, during = tally.running_before, tally.running_during
     out = []
     for w in snapshot.workloads:
         if w.kind == "DaemonSet":
             continue  # one per node by design; losing a node's copy is not an outage
+        key = w.key
         out.append(
             WorkloadImpact(
-                w.ref,
-                w.replicas,
-                tally.running_before[w.key],
-                tally.running_during[w.key],
-                after[w.key],
+                w.ref, w.replicas, before.get(key, 0), during.get(key, 0), after.get(key, 0)
             )
         )
     return tuple(out)

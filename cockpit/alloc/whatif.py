@@ -329,20 +329,19 @@ def _budget_members(snapshot: Snapshot) -> list[tuple[Pdb, list[Pod]]]:
     order), from an index of only the label keys the budgets' selectors start with: one
     pass over the pods instead of indexing every label of every pod."""
     keys = {next(iter(p.selector.match_labels)) for p in snapshot.pdbs if p.selector.match_labels}
-    index: dict[tuple[str, str, str], list[Pod]] = defaultdict(list)
-    if keys:
+    index: dict[str, defaultdict[tuple[str, str], list[Pod]]] = {}
+    for key in keys:  # usually one: "app" or "app.kubernetes.io/name"
+        pods_by_value = index[key] = defaultdict(list)
         for pod in snapshot.pods:
-            labels = pod.labels
-            for key in keys:
-                value = labels.get(key)
-                if value is not None:
-                    index[(pod.namespace, key, value)].append(pod)
+            value = pod.labels.get(key)
+            if value is not None:
+                pods_by_value[(pod.namespace, value)].append(pod)
     out = []
     for pdb in snapshot.pdbs:
         selector = pdb.selector
         if selector.match_labels:
             key, value = next(iter(selector.match_labels.items()))
-            candidates = index.get((pdb.namespace, key, value), [])
+            candidates = index[key].get((pdb.namespace, value), [])
             members = [p for p in candidates if selector.matches(p.labels)]
         else:
             members = snapshot.select_pods(pdb.namespace, selector)

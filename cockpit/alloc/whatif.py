@@ -240,8 +240,10 @@ def what_if(
             Move(pod, source[pod.key] or "", target, result.pending.get(pod.key, ""), note)
         )
     # Victims of preemption that ended up nowhere are Pending too; say so as moves.
+    listed = {m.pod.key for m in moves}
     for pre in result.preempted:
-        if pre.victim.key in result.pending and pre.victim.key not in {m.pod.key for m in moves}:
+        if pre.victim.key in result.pending and pre.victim.key not in listed:
+            listed.add(pre.victim.key)
             moves.append(
                 Move(
                     pre.victim,

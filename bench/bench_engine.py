@@ -41,7 +41,7 @@ def timed(label: str, fn, snap: Snapshot, repeat: int) -> float:
         runs.append((time.perf_counter() - start) * 1000)
     print(
         f"{label:38} best {min(runs):8.1f} ms   median {statistics.median(runs):8.1f} ms"
-        f"   range {min(runs):.0f}-{max(runs):.0f} ms   {describe(result)}"
+        f"   range {min(runs):.1f}-{max(runs):.1f} ms   {describe(result)}"
     )
     return min(runs)
 

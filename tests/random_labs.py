@@ -150,13 +150,26 @@ def random_lab(seed: int, nodes: int = 12, workloads: int = 40) -> Snapshot:
             replicas = rng.randint(1, 5)
             owner = OwnerRef("ReplicaSet", f"{app}-h{w}")
             labels = {"app": app, "pod-template-hash": f"h{w}"}
+            if rng.random() < 0.5:
+                labels["tier"] = rng.choice(("web", "db"))
         if kind in ("Deployment", "StatefulSet", "DaemonSet"):
             workload_list.append(Workload(kind, ns, app, replicas, selector))
         if kind in ("Deployment", "StatefulSet") and rng.random() < 0.4:
+            # Budgets select by one label mostly, sometimes by two, by an expression too,
+            # or everything in the namespace (an empty selector).
+            chosen = rng.choice(
+                (selector,) * 6
+                + (
+                    LabelSelector({"app": app, "tier": "web"}),
+                    LabelSelector({"app": app}, (Requirement("tier", "NotIn", ("db",)),)),
+                    LabelSelector({}, (Requirement("app", "In", (app, f"app{w + 1}")),)),
+                    LabelSelector(),
+                )
+            )
             if rng.random() < 0.5:
-                pdbs.append(Pdb(ns, app, selector, min_available=rng.randint(0, replicas)))
+                pdbs.append(Pdb(ns, app, chosen, min_available=rng.randint(0, replicas)))
             else:
-                pdbs.append(Pdb(ns, app, selector, max_unavailable=rng.choice((0, 1, "50%"))))
+                pdbs.append(Pdb(ns, app, chosen, max_unavailable=rng.choice((0, 1, "50%"))))
         for r in range(replicas):
             node: str | None
             if kind == "DaemonSet":

@@ -92,7 +92,9 @@ class NodeState:
     free_memory: int
     free_pods: int
     pods: dict[tuple[str, str], Pod] = field(default_factory=dict)
-    owners: Counter = field(default_factory=Counter)  # owner key -> pods here, for spreading
+    # owner key -> pods here, for spreading; a plain dict (read with get) because a
+    # Counter's lookups cost a tenth of a microsecond more, ten thousand times per what-if
+    owners: dict[tuple[str, str, str] | None, int] = field(default_factory=dict)
     # The node's allocatable, read for every (pod, node) pair while scoring.
     allocatable_cpu: int = field(init=False)
     allocatable_memory: int = field(init=False)
@@ -197,7 +199,7 @@ class Scheduler:
             owner = pod.owner
             owned = (pod.namespace, owner.kind, owner.name) if owner else None
             owners = state.owners
-            owners[owned] = owners.get(owned, 0) + 1  # Counter's += calls __missing__
+            owners[owned] = owners.get(owned, 0) + 1
             if pod.anti_affinity:
                 for slot in self._holder_slots(pod):
                     slot[key] = state.node.name
@@ -218,7 +220,8 @@ class Scheduler:
         state.free_memory -= memory
         state.free_pods -= 1
         state.pods[pod.key] = pod
-        state.owners[owner_key(pod)] += 1
+        owned = owner_key(pod)
+        state.owners[owned] = state.owners.get(owned, 0) + 1
         self._changed.append(node)
         for label_key, index in self._by_label.items():
             value = pod.labels.get(label_key)
@@ -426,7 +429,7 @@ class Scheduler:
         cpu, memory = self.requests_of(pod)
 
         def rank(state: NodeState) -> tuple[int, float, str]:
-            siblings = state.owners[owner] if owner else 0
+            siblings = state.owners.get(owner, 0) if owner else 0
             alloc = state.node.allocatable
             free = 0.0
             if alloc.cpu_or_zero:

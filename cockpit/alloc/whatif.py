@@ -344,7 +344,10 @@ def _budget_members(snapshot: Snapshot) -> list[tuple[Pdb, list[Pod]]]:
         if selector.match_labels:
             key, value = next(iter(selector.match_labels.items()))
             candidates = index[key].get((pdb.namespace, value), [])
-            members = [p for p in candidates if selector.matches(p.labels)]
+            if len(selector.match_labels) == 1 and not selector.match_expressions:
+                members = list(candidates)  # the index matched the selector's only label
+            else:
+                members = [p for p in candidates if selector.matches(p.labels)]
         else:
             members = snapshot.select_pods(pdb.namespace, selector)
         out.append((pdb, members))

@@ -491,29 +491,29 @@ def _tally(
     settled: Settled,
     requests_of: Callable[[Pod], tuple[int, int]],
 ) -> Tally:
-    t = Tally(Counter(), Counter(), Counter(), Counter(), Counter(), Counter())
-    # Plain dicts and get() in the loop (Counter's += calls __missing__ for every new key),
-    # and pods counted by owner first, each owner mapped to its workload once at the end.
+    # The loop below sees every pod of the lab, so it keeps to plain dicts read with get()
+    # (a Counter's += calls __missing__ for every new key) and counts pods per owner first,
+    # mapping each owner to its workload once afterwards.
     peak: dict[str, int] = {}
-    # owner -> [bound, running before, running during, one of its pods]
-    by_owner: dict[tuple, list] = {}
+    uncounted_cpu: Counter = Counter()
+    uncounted_memory: Counter = Counter()
+    by_owner: dict[tuple, list] = {}  # owner -> [bound, running, running during, a pod]
     hit, kept = settled.hit, settled.kept
     for pod in bound:
-        node = pod.node
-        # _peak_memory, inlined: this loop sees every pod of the lab.
-        profile = pod.profile
+        node: str = pod.node  # type: ignore[assignment]  # bound pods have one
+        profile = pod.profile  # _peak_memory, inlined
         if profile is not None and profile.peak.memory is not None:
             memory = profile.peak.memory
         elif pod.usage is not None and pod.usage.memory is not None:
             memory = pod.usage.memory
         else:
             memory = requests_of(pod)[1]
-        peak[node] = peak.get(node, 0) + memory  # type: ignore[index]
+        peak[node] = peak.get(node, 0) + memory
         phase = pod.phase
         if phase not in ("Running", "Pending"):  # not Pod.counts_for_allocation
             cpu, memory = requests_of(pod)
-            t.uncounted_cpu[node] += cpu
-            t.uncounted_memory[node] += memory
+            uncounted_cpu[node] += cpu
+            uncounted_memory[node] += memory
         owner = pod.owner
         if owner is None:
             continue
@@ -526,30 +526,40 @@ def _tally(
             counts[1] += 1
             if node not in hit or pod.key in kept:
                 counts[2] += 1
-    t.peak.update(peak)
-    for owned, running, still, first in by_owner.values():
-        key = workload_key_of(first)
-        if key is not None:
-            t.bound[key] += owned
-            t.running_before[key] += running
-            t.running_during[key] += still
-    peak, before, during, kept_bound = t.peak, t.running_before, t.running_during, t.bound
+    kept_bound: dict[tuple[str, str, str], int] = {}
+    before: dict[tuple[str, str, str], int] = {}
+    during: dict[tuple[str, str, str], int] = {}
+    for owned, running, still, pod in by_owner.values():
+        workload = workload_key_of(pod)
+        if workload is not None:
+            kept_bound[workload] = kept_bound.get(workload, 0) + owned
+            before[workload] = before.get(workload, 0) + running
+            during[workload] = during.get(workload, 0) + still
+    t = Tally(
+        Counter(peak),
+        uncounted_cpu,
+        uncounted_memory,
+        running_before=Counter(before),
+        running_during=Counter(during),
+        bound=Counter(kept_bound),
+    )
+    # The few pods outside that loop: those displaced from the affected nodes (running
+    # before), the preempted (gone from their node and workload) and the placed.
     workload_of = _workload_key_memo()
     for pod in on_hit:
         if not settled.keeps_node(pod) and pod.phase == "Running":
-            key = workload_of(pod)
-            if key is not None:
-                before[key] += 1
-    # Preempted pods leave the node they kept; placed pods join their new one.
+            workload = workload_of(pod)
+            if workload is not None:
+                t.running_before[workload] += 1
     for pod in settled.preempted_in_place():
-        peak[pod.node] -= _peak_memory(pod, requests_of)
-        key = workload_of(pod)
-        if key is not None:
-            kept_bound[key] -= 1
+        t.peak[pod.node] -= _peak_memory(pod, requests_of)
+        workload = workload_of(pod)
+        if workload is not None:
+            t.bound[workload] -= 1
             if pod.phase == "Running" and (pod.node not in hit or pod.key in kept):
-                during[key] -= 1
+                t.running_during[workload] -= 1
     for key, node in settled.placed.items():
-        peak[node] += _peak_memory(settled.moved[key], requests_of)
+        t.peak[node] += _peak_memory(settled.moved[key], requests_of)
     return t
 
 

@@ -3,8 +3,9 @@ lab (200 nodes / 10,000 pods by default).
 
     .venv/bin/python bench/bench_engine.py [--nodes 200] [--pods 10000] [--repeat 5]
 
-Each figure is the best of --repeat runs on a fresh Snapshot (cached indexes cleared), so
-lazily built indexes are paid for in every run, as they would be after a refresh.
+Each figure is the best (and the median and range) of --repeat runs on a fresh Snapshot
+(cached indexes cleared), so lazily built indexes are paid for in every run, as they would
+be after a refresh.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def timed(label: str, fn, snap: Snapshot, repeat: int) -> float:
         runs.append((time.perf_counter() - start) * 1000)
     print(
         f"{label:38} best {min(runs):8.1f} ms   median {statistics.median(runs):8.1f} ms"
-        f"   {describe(result)}"
+        f"   range {min(runs):.1f}-{max(runs):.1f} ms   {describe(result)}"
     )
     return min(runs)
 

@@ -20,13 +20,13 @@ Semantics follow Kubernetes, including the parts that surprise people:
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from cockpit.alloc.ledger import percent
 from cockpit.alloc.risks import IMAGE_ARCHS_ANNOTATION, image_archs
 from cockpit.alloc.scheduler import Preemption, Scheduler
+from cockpit.alloc.settle import Budgets, PodKey, Settled, Tally, budget_members, workload_keys
 from cockpit.alloc.thresholds import DEFAULT_THRESHOLDS, Level, Thresholds
 from cockpit.model import Node, Pod, Snapshot
 
@@ -186,8 +186,10 @@ def what_if(
     displaced: list[Pod] = []
     stays: list[tuple[Pod, str]] = []
     lost: list[tuple[Pod, str]] = []
-    bound: list[Pod] = []
-    stuck = _blocked_by_pdb(snapshot, hit) if honour_pdbs and not losing else {}
+    bound: list[Pod] = []  # every pod that keeps its node, wherever that is
+    on_hit: list[Pod] = []  # every pod of the affected nodes
+    budgets = budget_members(snapshot)
+    stuck = _blocked_by_pdb(budgets, hit) if honour_pdbs and not losing else {}
     masters = control_plane_nodes(snapshot)
     headless = losing and bool(masters) and set(masters) <= hit
     blocked: list[tuple[Pod, str]] = []
@@ -196,6 +198,7 @@ def what_if(
             if pod.node is not None:
                 bound.append(pod)
             continue
+        on_hit.append(pod)
         if pod.key in stuck:
             blocked.append((pod, stuck[pod.key]))
             bound.append(pod)  # it keeps its place on the cordoned node
@@ -219,8 +222,10 @@ def what_if(
             displaced.append(replace(pod, node=None, phase="Pending"))
 
     scheduler = Scheduler(nodes, bound)
+    # What the pods that stay request of each node, before anything moves.
+    loaded = {name: state.requested() for name, state in scheduler.states.items()}
     result = scheduler.run(displaced)
-    source = {p.key: p.node for p in snapshot.pods}
+    source = {p.key: p.node for p in on_hit}
     moves = []
     crashing: set[tuple[str, str]] = set()
     for pod in displaced:
@@ -234,8 +239,10 @@ def what_if(
             Move(pod, source[pod.key] or "", target, result.pending.get(pod.key, ""), note)
         )
     # Victims of preemption that ended up nowhere are Pending too; say so as moves.
+    listed = {m.pod.key for m in moves}
     for pre in result.preempted:
-        if pre.victim.key in result.pending and pre.victim.key not in {m.pod.key for m in moves}:
+        if pre.victim.key in result.pending and pre.victim.key not in listed:
+            listed.add(pre.victim.key)
             moves.append(
                 Move(
                     pre.victim,
@@ -247,12 +254,11 @@ def what_if(
             )
 
     kept = {pod.key for pod, _ in blocked}
-    after_pods = _pods_after(
-        snapshot, hit, losing, result.placed, displaced, result.preempted, kept
-    )
+    settled = Settled.of(hit, losing, kept, displaced, result.placed, result.preempted)
+    tally = Tally.of(bound, on_hit, settled, scheduler.requests_of)
     # Without a control plane nothing is evicted: the eviction notes would mislead.
     evicting = losing and not headless
-    notes = _notes(scenario, affected, evicting, moves) + _blocked_notes(snapshot, blocked)
+    notes = _notes(scenario, affected, evicting, moves) + _blocked_notes(budgets, blocked)
     if losing:
         notes = _control_plane_notes(snapshot, masters, hit) + notes
     return WhatIfReport(
@@ -262,9 +268,9 @@ def what_if(
         preempted=tuple(result.preempted),
         stays=tuple(stays),
         lost=tuple(lost),
-        nodes=_nodes_after(snapshot, hit, after_pods, scheduler.requests_of, thresholds),
-        pdbs=_pdb_impacts(snapshot, hit, losing, after_pods, kept),
-        workloads=_workload_impacts(snapshot, hit, after_pods, result.preempted, kept, crashing),
+        nodes=_nodes_after(snapshot, scheduler, loaded, on_hit, settled, tally, thresholds),
+        pdbs=_pdb_impacts(budgets, settled),
+        workloads=_workload_impacts(snapshot, settled, tally, crashing),
         notes=notes,
         blocked=tuple(blocked),
         control_plane_down=headless,
@@ -319,14 +325,13 @@ def _control_plane_notes(snapshot: Snapshot, masters: list[str], hit: set[str]) 
     return ()
 
 
-def _blocked_by_pdb(snapshot: Snapshot, hit: set[str]) -> dict[tuple[str, str], str]:
+def _blocked_by_pdb(budgets: Budgets, hit: set[str]) -> dict[tuple[str, str], str]:
     """Pods on the drained nodes that no eviction can move: a budget that selects them
     allows no disruption now (healthy pods not above the desired count), so the Eviction API
     refuses every attempt and nothing else ever frees a disruption. The drain action reads
     the same budgets (cockpit.actions.drain) and says the drain waits on these pods."""
     out: dict[tuple[str, str], str] = {}
-    for pdb in snapshot.pdbs:
-        members = snapshot.select_pods(pdb.namespace, pdb.selector)
+    for pdb, members in budgets:
         healthy = sum(1 for p in members if p.node and p.phase == "Running" and p.ready)
         if healthy - pdb.desired_healthy(len(members)) > 0:
             continue
@@ -337,15 +342,14 @@ def _blocked_by_pdb(snapshot: Snapshot, hit: set[str]) -> dict[tuple[str, str], 
     return out
 
 
-def _blocked_notes(snapshot: Snapshot, blocked: list[tuple[Pod, str]]) -> tuple[str, ...]:
+def _blocked_notes(budgets: Budgets, blocked: list[tuple[Pod, str]]) -> tuple[str, ...]:
     by_pdb: dict[str, list[str]] = defaultdict(list)
     for pod, ref in blocked:
         by_pdb[ref].append(f"{pod.namespace}/{pod.name}")
     notes = []
     for ref, pods in by_pdb.items():
         namespace, _, name = ref.partition("/")
-        pdb = next(p for p in snapshot.pdbs if (p.namespace, p.name) == (namespace, name))
-        members = snapshot.select_pods(pdb.namespace, pdb.selector)
+        pdb, members = next(b for b in budgets if (b[0].namespace, b[0].name) == (namespace, name))
         notes.append(
             f"the drain blocks: PodDisruptionBudget {ref} allows no disruption (needs "
             f"{pdb.desired_healthy(len(members))} healthy of {len(members)}), so "
@@ -362,67 +366,41 @@ def _disrupted(node: Node, losing: bool) -> Node:
     return replace(node, unschedulable=True)
 
 
-def _pods_after(
-    snapshot: Snapshot,
-    hit: set[str],
-    losing: bool,
-    placed: dict[tuple[str, str], str],
-    displaced: list[Pod],
-    preempted: Iterable[Preemption],
-    kept: set[tuple[str, str]],
-) -> dict[tuple[str, str], Pod]:
-    """Every pod that runs once things settle, keyed by pod, with its node."""
-    victims = {p.victim.key for p in preempted}
-    out: dict[tuple[str, str], Pod] = {}
-    for pod in snapshot.pods:
-        if pod.node is None or pod.key in victims:
-            continue
-        stays = pod.is_daemonset or pod.is_mirror or pod.key in kept
-        if pod.node in hit and (losing or not stays):
-            continue
-        out[pod.key] = pod
-    for pod in displaced:
-        node = placed.get(pod.key)
-        if node is not None:
-            out[pod.key] = replace(pod, node=node, phase="Running")
-    for key, node in placed.items():  # preempted pods that found another home
-        if key not in out:
-            original = next((p.victim for p in preempted if p.victim.key == key), None)
-            if original is not None:
-                out[key] = replace(original, node=node, phase="Running")
-    return out
-
-
 def _nodes_after(
     snapshot: Snapshot,
-    hit: set[str],
-    after: dict[tuple[str, str], Pod],
-    requests_of: Callable[[Pod], tuple[int, int]],
+    scheduler: Scheduler,
+    loaded: dict[str, tuple[int, int]],
+    on_hit: list[Pod],
+    settled: Settled,
+    tally: Tally,
     t: Thresholds,
 ) -> tuple[NodeAfter, ...]:
-    by_node: dict[str, list[Pod]] = defaultdict(list)
-    for pod in after.values():
-        by_node[pod.node or ""].append(pod)
+    """Each node's requests and peak before and after, from the scheduler's per-node sums
+    (what it placed and preempted is already in them) and the tally: no pass over every pod.
+    An affected node's "before" adds up its own pods, which the scheduler never saw."""
+    requests_of = scheduler.requests_of
+    hit_before: dict[str, list[int]] = {}
+    for pod in on_hit:
+        if pod.counts_for_allocation:
+            cpu, memory = requests_of(pod)
+            sums = hit_before.setdefault(pod.node or "", [0, 0])
+            sums[0] += cpu
+            sums[1] += memory
     out = []
     for node in snapshot.nodes:
-        before = [p for p in snapshot.pods_by_node.get(node.name, ()) if p.counts_for_allocation]
-        now = by_node.get(node.name, [])
+        name = node.name
+        lost = name in settled.hit
+        cpu_before, mem_before = hit_before.get(name, (0, 0)) if lost else loaded[name]
+        cpu_after, req_mem_after = scheduler.states[name].requested()
+        cpu_after += tally.uncounted_cpu[name]
+        req_mem_after += tally.uncounted_memory[name]
         alloc_mem = node.allocatable.memory or 0
-        peak = sum(_peak_memory(p, requests_of) for p in now)
-        cpu_before = mem_before = cpu_after = req_mem_after = 0
-        for p in before:
-            cpu, mem = requests_of(p)
-            cpu_before += cpu
-            mem_before += mem
-        for p in now:
-            cpu, mem = requests_of(p)
-            cpu_after += cpu
-            req_mem_after += mem
+        peak = tally.peak[name]
         peak_pct = percent(peak, alloc_mem)
         out.append(
             NodeAfter(
-                name=node.name,
-                lost=node.name in hit,
+                name=name,
+                lost=lost,
                 requests_cpu_before=cpu_before,
                 requests_cpu_after=cpu_after,
                 requests_memory_before=mem_before,
@@ -440,36 +418,19 @@ def _nodes_after(
     return tuple(out)
 
 
-def _peak_memory(pod: Pod, requests_of: Callable[[Pod], tuple[int, int]]) -> int:
-    if pod.profile is not None and pod.profile.peak.memory is not None:
-        return pod.profile.peak.memory
-    if pod.usage is not None and pod.usage.memory is not None:
-        return pod.usage.memory
-    return requests_of(pod)[1]
-
-
-def _pdb_impacts(
-    snapshot: Snapshot,
-    hit: set[str],
-    losing: bool,
-    after: dict[tuple[str, str], Pod],
-    kept: set[tuple[str, str]],
-) -> tuple[PdbImpact, ...]:
+def _pdb_impacts(budgets: Budgets, settled: Settled) -> tuple[PdbImpact, ...]:
     out = []
-    for pdb in snapshot.pdbs:
-        members = snapshot.select_pods(pdb.namespace, pdb.selector)
+    hit, kept = settled.hit, settled.kept
+    for pdb, members in budgets:
         expected = len(members)
-        healthy_before = sum(1 for p in members if p.node and p.phase == "Running" and p.ready)
-        during = sum(
-            1
-            for p in members
-            if p.node
-            and p.phase == "Running"
-            and p.ready
-            and (p.node not in hit or p.key in kept)
-            and p.key in after
-        )
-        healthy_after = sum(1 for p in members if p.key in after)
+        healthy_before = during = healthy_after = 0
+        for p in members:
+            runs = settled.runs(p)
+            healthy_after += runs
+            if p.node and p.phase == "Running" and p.ready:
+                healthy_before += 1
+                if (p.node not in hit or p.key in kept) and runs:
+                    during += 1
         out.append(
             PdbImpact(
                 pdb.namespace,
@@ -485,34 +446,28 @@ def _pdb_impacts(
 
 
 def _workload_impacts(
-    snapshot: Snapshot,
-    hit: set[str],
-    after: dict[tuple[str, str], Pod],
-    preempted: Iterable[Preemption],
-    kept: set[tuple[str, str]],
-    crashing: set[tuple[str, str]],
+    snapshot: Snapshot, settled: Settled, tally: Tally, crashing: set[PodKey]
 ) -> tuple[WorkloadImpact, ...]:
-    victims = {p.victim.key for p in preempted}
-    before: Counter = Counter()
-    during: Counter = Counter()
-    settled: Counter = Counter()
-    owners = snapshot.workload_of_pod
-    for pod in snapshot.pods:
-        key = owners.get(pod.key)
-        if key is None or pod.node is None or pod.phase != "Running":
-            continue
-        before[key] += 1
-        if (pod.node not in hit or pod.key in kept) and pod.key not in victims:
-            during[key] += 1
-    for pod in after.values():
-        key = owners.get(pod.key)
-        if key is not None and pod.key not in crashing:  # a crash loop is never ready
-            settled[key] += 1
+    """Ready replicas per workload: before, during (nothing recreated yet, preempted pods
+    gone) and after (the pods that kept their node plus the placed ones that do not crash,
+    as a crash loop is never ready)."""
+    after = Counter(tally.bound)
+    workload_of = workload_keys()
+    for key in settled.placed:
+        workload = workload_of(settled.moved[key])
+        if workload is not None and key not in crashing:
+            after[workload] += 1
+    before, during = tally.running_before, tally.running_during
     out = []
     for w in snapshot.workloads:
         if w.kind == "DaemonSet":
             continue  # one per node by design; losing a node's copy is not an outage
-        out.append(WorkloadImpact(w.ref, w.replicas, before[w.key], during[w.key], settled[w.key]))
+        key = w.key
+        out.append(
+            WorkloadImpact(
+                w.ref, w.replicas, before.get(key, 0), during.get(key, 0), after.get(key, 0)
+            )
+        )
     return tuple(out)
 
 

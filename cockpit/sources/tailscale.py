@@ -607,7 +607,9 @@ class TailscaleSource:
     def _client(self, endpoint: Endpoint, backend: DeadlineBackend) -> httpx.Client:
         # trust_env=False: a proxy from the environment must never see LocalAPI traffic.
         uds = endpoint.address if endpoint.kind == "unix" else None
-        transport = httpx.HTTPTransport(uds=uds, trust_env=False)
+        # verify=False: LocalAPI is plain HTTP (a socket, or loopback with a token), and
+        # the default would load the system's CA bundle at every poll for nothing.
+        transport = httpx.HTTPTransport(uds=uds, trust_env=False, verify=False)
         # httpx.HTTPTransport takes no network backend; its connection pool is httpcore's
         # public one, built here with the backend that holds the deadline and the cap.
         transport._pool = httpcore.ConnectionPool(uds=uds, network_backend=backend)

@@ -640,3 +640,28 @@ def test_guest_addresses_are_asked_again_only_when_old_or_the_guest_restarted(n1
     short.fetch()
     short.fetch()
     assert asked() - before == 5 + 2 * 4
+
+
+def test_a_host_status_is_asked_again_only_when_old_or_the_host_rebooted(n100):
+    """/nodes/{node}/status adds what does not move while a node runs (CPU model, totals);
+    its usage comes from /cluster/resources, read at every poll."""
+    src = n100.source()
+
+    def asked() -> int:
+        return sum(1 for _, path in n100.face.requests if path == "/nodes/pve/status")
+
+    before = asked()
+    first = src.fetch().hosts[0]
+    n100.world.clock.advance(30)
+    second = src.fetch().hosts[0]
+    assert asked() - before == 1
+    assert (second.cpu_model, second.threads, second.memory) == (
+        first.cpu_model, first.threads, first.memory,
+    )  # fmt: skip
+    assert second.usage is not None and 0 < second.usage.memory < second.memory
+    n100.world.set_host_power("pve", False)
+    assert not src.fetch().hosts[0].online
+    n100.world.set_host_power("pve", True)
+    assert src.fetch().hosts[0].online and asked() - before == 2
+    n100.source(meta_ttl=0).fetch()
+    assert asked() - before == 3

@@ -697,7 +697,9 @@ def build_host(
         arch=entry.arch or "amd64",
         cpu_model=status.cpu_model,
         online=True,
-        usage=Resources(round(status.cpu * threads * 1000), status.memory_used),
+        # /cluster/resources is read at every poll; /status may be minutes old.
+        usage=_node_usage(entry, threads)
+        or Resources(round(status.cpu * threads * 1000), status.memory_used),
     )
 
 
@@ -803,6 +805,7 @@ class ProxmoxSource:
         # A running guest's addresses: (its pid, uptime, when asked, the addresses).
         self._ips: dict[tuple[str, int], tuple[int | None, int, float, tuple[str, ...]]] = {}
         self._hosts: dict[str, Host] = {}
+        self._statuses: dict[str, tuple[float, NodeStatus]] = {}  # name -> (when, status)
         self._kinds: dict[int, GuestKind] = {}
         self._meta: str | None = None  # PVE's version, asked for every meta_ttl seconds
         self._meta_at = 0.0
@@ -846,7 +849,7 @@ class ProxmoxSource:
         status = None
         if entry.online:
             try:
-                status = self._parse(parse_node_status, self._get(f"nodes/{entry.name}/status"))
+                status = self._node_status(entry)
             except ProxmoxError as exc:
                 # 595: the node dropped out since /cluster/resources; 403: the token may
                 # not audit the node. Either way the resource entry still describes it.
@@ -858,6 +861,19 @@ class ProxmoxSource:
         if status is not None:
             self._hosts[entry.name] = host
         return host
+
+    def _node_status(self, entry: NodeEntry) -> NodeStatus:
+        """A node's /status, asked again when older than meta_ttl or from before a reboot.
+        What it adds to /cluster/resources (CPU model, cores, totals) does not move while
+        the node runs, and its usage is taken from /cluster/resources (see build_host):
+        one request per host per poll was half the Proxmox poll on a 50-host lab."""
+        kept = self._statuses.get(entry.name)
+        now = time.monotonic()
+        if kept is not None and now - kept[0] < self.meta_ttl and entry.uptime >= kept[1].uptime:
+            return kept[1]
+        status = self._parse(parse_node_status, self._get(f"nodes/{entry.name}/status"))
+        self._statuses[entry.name] = (now, status)
+        return status
 
     def _guest(self, entry: GuestEntry, node_online: bool) -> Guest:
         if not node_online and entry.status != "unknown":

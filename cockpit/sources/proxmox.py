@@ -1051,9 +1051,7 @@ class ProxmoxSource:
 
     def clone(self, node: str, vmid: int, newid: int, name: str, full: bool = True) -> str:
         """Clone a VM (a template, for the runbook) to `newid`; returns the task's UPID."""
-        upid = self._post(
-            f"nodes/{node}/qemu/{vmid}/clone", newid=newid, name=name, full=int(full)
-        )
+        upid = self._post(f"nodes/{node}/qemu/{vmid}/clone", newid=newid, name=name, full=int(full))
         self._parse(parse_upid, upid)
         self._kinds[newid] = "qemu"
         return str(upid)

@@ -38,6 +38,7 @@ from cockpit.model import (
     TailnetStatus,
     node_site_label,
 )
+from cockpit.pod_table import PodTable
 from cockpit.relations import guest_key
 from cockpit.sources.health import Health, SourceError
 from cockpit.topology import Links, keep_known, link
@@ -184,9 +185,9 @@ class Inventory:
         self._threads: list[threading.Thread] = []
         self._dirty = threading.Event()
         self._keyed: dict[str, _Keyed] = {}
-        # Pods with their metrics merged in, reused while neither the pod nor its usage
-        # changed: the same object publish after publish is what makes a quiet diff cheap.
-        self._merged_pods: dict[tuple[str, str], tuple[Pod, Any, Pod]] = {}
+        self._pods = PodTable()  # patched by the pods that changed, publish after publish
+        self._pod_changes: tuple[list, list, list] = ([], [], [])  # of the last build
+        self._publishing = threading.Lock()  # one build and diff at a time
 
     # --- running -----------------------------------------------------------------------
 
@@ -354,12 +355,13 @@ class Inventory:
         hpas: tuple[Hpa, ...] = ()
         metrics_available: bool | None = None
         if self.kube is not None:
-            k = self.kube.records()
+            k = self.kube.records(take_pod_changes=True)
             nodes = tuple(
                 replace(n, usage=k.node_usage.get(n.name)) if n.name in k.node_usage else n
                 for n in k.nodes.values()
             )
-            pods = self._with_usage(k.pods.values(), k.pod_usage)
+            self._pod_changes = self._pods.update(k.pods, k.pod_usage, k.pod_changes)
+            pods = tuple(self._pods.records.values())
             workloads = (*k.deployments.values(), *k.statefulsets.values(), *k.daemonsets.values())
             pdbs = tuple(k.pdbs.values())
             classes = tuple(k.priorityclasses.values())
@@ -396,25 +398,11 @@ class Inventory:
             machine_sites=dict(sites),
         )
 
-    def _with_usage(self, pods: Iterable[Pod], usage: Mapping[Any, Any]) -> tuple[Pod, ...]:
-        merged: dict[tuple[str, str], tuple[Pod, Any, Pod]] = {}
-        out = []
-        for p in pods:
-            u = usage.get(p.key)
-            if u is None:
-                out.append(p)
-                continue
-            kept = self._merged_pods.get(p.key)
-            if kept is not None and kept[0] is p and kept[1] == u:
-                record = kept[2]
-            else:
-                record = replace(p, usage=u)
-            merged[p.key] = (p, u, record)
-            out.append(record)
-        self._merged_pods = merged
-        return tuple(out)
-
     def publish(self) -> Snapshot:
+        with self._publishing:
+            return self._publish()
+
+    def _publish(self) -> Snapshot:
         new = self.build()
         with self.lock:
             old = self._snapshot
@@ -424,7 +412,10 @@ class Inventory:
             for layer in LAYERS:
                 if layer in KEYED:
                     records = getattr(new, layer)
-                    d = self._diff_keyed(layer, records)
+                    if layer == "pods":
+                        d = _pod_delta(*self._pod_changes, self._pods.records)
+                    else:
+                        d = self._diff_keyed(layer, records)
                     if d:
                         layers.add(layer)
                         # Most of a layer changed (a metrics scrape moves every pod's
@@ -453,7 +444,7 @@ class Inventory:
 
     def _diff_keyed(self, layer: str, records: tuple[Any, ...]) -> LayerDelta:
         """Which keys of a layer changed since the last publish; records are compared by
-        identity first (an unchanged pod is the very same object), then by value."""
+        identity first, then by value. (Pods have their own way: PodTable.)"""
         key_of = KEYED[layer]
         before = self._keyed.get(layer, _Keyed()).records
         now = {key_of(r): r for r in records}
@@ -466,13 +457,23 @@ class Inventory:
                 modified.append(key)
         removed = before.keys() - now.keys() if len(before) + len(added) != len(now) else ()
         self._keyed[layer] = _Keyed(now)
-        name = _pod_name if layer == "pods" else str
         return LayerDelta(
-            frozenset(map(name, added)),
-            frozenset(map(name, removed)),
-            frozenset(map(name, modified)),
-            {name(key): now[key] for key in (*added, *modified)},
+            frozenset(map(str, added)),
+            frozenset(map(str, removed)),
+            frozenset(map(str, modified)),
+            {str(key): now[key] for key in (*added, *modified)},
         )
+
+
+def _pod_delta(
+    added: list[Any], modified: list[Any], removed: list[Any], records: Mapping[Any, Pod]
+) -> LayerDelta:
+    return LayerDelta(
+        frozenset(map(_pod_name, added)),
+        frozenset(map(_pod_name, removed)),
+        frozenset(map(_pod_name, modified)),
+        {_pod_name(key): records[key] for key in (*added, *modified)},
+    )
 
 
 def _pod_name(key: Any) -> str:

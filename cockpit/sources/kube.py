@@ -182,6 +182,9 @@ class KubeState:
     # came from (the same version means the same events).
     events_newest: tuple[Event, ...] = ()
     events_version: int = 0
+    # In a copy from records(take_pod_changes=True): the pod keys added, changed or removed
+    # since the last such copy, or None when the table was replaced whole (a list).
+    pod_changes: set[tuple[str, str]] | None = None
 
 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
@@ -204,6 +207,8 @@ class KubeSource:
         self.metrics_every = metrics_every
         self.max_body = max_body
         self.state = KubeState()
+        # Pod keys changed since the inventory last took them; None: take the table whole.
+        self._pod_changes: set[tuple[str, str]] | None = None
         self.lock = threading.Lock()
         self.synced: dict[str, bool] = {k.name: False for k in KINDS}
         self.errors: dict[str, SourceError | None] = {k.name: None for k in KINDS}
@@ -444,6 +449,8 @@ class KubeSource:
                     records, rv = self.list_kind(kind)
                     with self.lock:
                         setattr(self.state, kind.name, records)
+                        if kind.name == "pods":
+                            self._pod_changes = None
                     self._mark(kind, None)  # a fresh list proves the data current
                 rv, proven = self._follow(kind, rv)
                 if proven:
@@ -488,6 +495,8 @@ class KubeSource:
                     with self.lock:
                         self.missing[kind.name] = f"{why} ({kind.path})"
                         setattr(self.state, kind.name, kind.table())
+                        if kind.name == "pods":
+                            self._pod_changes = None
                     self._mark(kind, None)
                     self._stop.wait(MISSING_RECHECK)
                     continue
@@ -601,8 +610,9 @@ class KubeSource:
             else:
                 key, record, problem = _parse_one(kind, obj, "")
                 if problem:
-                    table.pop(key, None)  # what it was is no longer true; what it is, unknown
-                    changed = unreadable.get(key) != problem
+                    # What it was is no longer true; what it is, unknown.
+                    changed = table.pop(key, None) is not None
+                    changed = unreadable.get(key) != problem or changed
                     unreadable[key] = problem
                 else:
                     # Most updates touch what no record holds (a resourceVersion, a
@@ -613,6 +623,8 @@ class KubeSource:
                         table[key] = record
                     unreadable.pop(key, None)
             self.events_seen += 1
+            if changed and kind.name == "pods" and self._pod_changes is not None:
+                self._pod_changes.add(key)
         if changed:
             self.on_change()
         return str(new_rv)
@@ -827,11 +839,17 @@ class KubeSource:
             parts.append(f"metrics: {self.metrics_error.reason}")
         return "; ".join(parts)
 
-    def records(self) -> KubeState:
-        """A consistent copy of everything known, usage merged into the records."""
+    def records(self, take_pod_changes: bool = False) -> KubeState:
+        """A consistent copy of everything known. With take_pod_changes, it also says which
+        pods changed since the last copy taken so (and starts counting afresh): the one
+        reader that keeps its own copy up to date (the inventory) patches only those.
+        pod_usage is handed out as it is: it is replaced whole, never changed in place."""
         with self.lock:
             s = self.state
             events = s.events
+            changes: set[tuple[str, str]] | None = None
+            if take_pod_changes:
+                changes, self._pod_changes = self._pod_changes, set()
             return KubeState(
                 dict(s.nodes),
                 dict(s.pods),
@@ -841,7 +859,7 @@ class KubeSource:
                 dict(s.pdbs),
                 dict(s.priorityclasses),
                 dict(s.node_usage),
-                dict(s.pod_usage),
+                s.pod_usage,
                 s.metrics,
                 services=dict(s.services),
                 endpointslices=dict(s.endpointslices),
@@ -850,6 +868,7 @@ class KubeSource:
                 if isinstance(events, EventTable)
                 else tuple(events.values()),
                 events_version=getattr(events, "version", 0),
+                pod_changes=changes,
             )
 
     # --- writes (used by the actions) ----------------------------------------------------

@@ -17,7 +17,7 @@ import gc
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, TypeVar
 
@@ -45,7 +45,8 @@ from cockpit.model import Snapshot
 from cockpit.relations import KINDS, Kind, Relations, Selection
 from cockpit.sources.health import Health, SourceError
 from cockpit.topology import Links
-from cockpit.triage.findings import find_findings
+from cockpit.triage.finding import Finding
+from cockpit.triage.findings import find_findings, risk_findings
 from cockpit.triage.incidents import build_incidents
 from cockpit.triage.timeline import Entry, build_timeline
 from cockpit.ui.action_keys import ActionKeys
@@ -61,6 +62,7 @@ from cockpit.ui.frames import Coalescer, FramePending, update_if_changed
 from cockpit.ui.host import FetchLog, FetchRaw, RunCommand, SelectObject, StartAction
 from cockpit.ui.incident_strip import MAX_FIXES, IncidentStrip, Triage
 from cockpit.ui.palette import DEFAULT_PALETTE, Palette
+from cockpit.ui.risk_cache import RiskCache
 from cockpit.ui.rows import COLUMNS, DEPENDS, FLEXIBLE, ROW_BUILDERS, Cells, PodRows, Rows
 from cockpit.ui.screens.detail import DetailScreen
 from cockpit.ui.screens.help import HelpScreen, KeyHelp
@@ -232,6 +234,7 @@ class CockpitApp(ActionKeys):
         self._triage_due: Any = None  # the timer of the next triage after changes
         self._triage_started = float("-inf")
         self._heap_settled = False  # see _settle_heap
+        self._risks = RiskCache()  # a big lab's standing risks, between triage runs
         self.selection: Selection | None = None
         self.related: dict[str, set[str]] = {}
         self.related_only = False
@@ -637,6 +640,7 @@ class CockpitApp(ActionKeys):
             self._render(kind, only.get(kind))
         self._render_gauge()
         self.refresh_status()
+        self._risks.note(changed)
         self._triage_after_change()
 
     def _triage_after_change(self) -> None:
@@ -693,18 +697,22 @@ class CockpitApp(ActionKeys):
         health = self.inventory.health()
         self._triaged_health = _health_states(health)
 
-        def triage() -> Triage:
-            findings = find_findings(snapshot, now, health, previous, self.thresholds)
+        def triage(risks: Sequence[Finding] | None = None) -> Triage:
+            findings = find_findings(snapshot, now, health, previous, self.thresholds, risks=risks)
             incidents = tuple(build_incidents(snapshot, findings))
             return Triage(snapshot.version, incidents, tuple(findings))
 
         if len(snapshot.pods) <= INLINE_TRIAGE_PODS:
             self._show_triage(triage())
             return
+        risks, epoch = self._risks.get(), self._risks.epoch
 
         def work() -> None:
-            result = triage()
+            made = risk_findings(snapshot) if risks is None else None
+            result = triage(risks if made is None else made)
             with contextlib.suppress(RuntimeError):  # the app is closing
+                if made is not None:
+                    self.call_from_thread(self._risks.keep, made, epoch)
                 self.call_from_thread(self._show_triage, result)
 
         self.run_worker(work, thread=True, exclusive=True, group="triage", exit_on_error=False)

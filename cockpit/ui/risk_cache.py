@@ -1,12 +1,12 @@
 """The engine's standing risks, kept between triage runs of a big lab.
 
 The risk scan is the costliest part of triage at 10,000 pods (~2/3 of it) and its answer
-changes with the configuration (nodes, workloads, budgets, guests) and with pods coming,
-going or moving, not with a pod's annotations or restart count. Under a stream of in-place
-pod updates it was computed again once a second for the same answer. It is now computed
-again at once when anything but pods changed in place, and otherwise at most every
-RISKS_EVERY seconds: a standing risk may be that late, a live finding never is (the live
-rules run at every triage).
+changes with the configuration (nodes, workloads, budgets, guests), a little with pods
+coming, going or moving (where replicas stand), and not with a pod's annotations or
+restart count. Under a stream of pod updates it was computed again once a second, mostly
+for the same answer. It is now computed again at once when anything but pods changed (or
+the pods were taken whole), and otherwise at most every RISKS_EVERY seconds: a standing
+risk may be that late, a live finding never is (the live rules run at every triage).
 """
 
 from __future__ import annotations
@@ -26,13 +26,12 @@ class RiskCache:
         self.clock = clock
         self._risks: Sequence[Finding] | None = None
         self._made_at = 0.0
-        self._drift = False  # pods changed in place since the risks were made
+        self._drift = False  # pods changed since the risks were made
         self.epoch = 0  # moves on every change that voids the risks
 
     def note(self, changed: frozenset[str]) -> None:
         """A publish: what changed in it (a Changes with the pods' delta, or layer names)."""
-        pods = getattr(changed, "delta", {}).get("pods")
-        whole_pods = "pods" in changed and (pods is None or pods.added or pods.removed)
+        whole_pods = "pods" in changed and getattr(changed, "delta", {}).get("pods") is None
         if changed - NOT_RISKS or whole_pods:
             self._risks = None
             self.epoch += 1

@@ -303,6 +303,10 @@ def _background(codes: list[str], bg: str) -> str:
             bg = ""
         elif code == "7":  # reverse video: a cursor drawn that way is a background too
             bg += "+reverse"
+        elif code in ("38", "58") and codes[i + 1 : i + 2] == ["5"]:
+            i += 2  # a foreground (or underline) colour: its number is no background
+        elif code in ("38", "58") and codes[i + 1 : i + 2] == ["2"]:
+            i += 4
         elif code == "48" and codes[i + 1 : i + 2] == ["5"]:
             bg, i = "5;" + "".join(codes[i + 2 : i + 3]), i + 2
         elif code == "48" and codes[i + 1 : i + 2] == ["2"]:
@@ -314,12 +318,12 @@ def _background(codes: list[str], bg: str) -> str:
 
 
 def probe_rows(screen: str) -> list[tuple[str, str]]:
-    """The harness's pods in the order the screen shows them, each with the background its
-    name is drawn on; a name's first line only (a tool may repeat it in an events pane).
-    tmux's `capture-pane -e` writes an attribute only where it changes, so the state runs
-    on from one line to the next."""
-    rows: list[tuple[str, str]] = []
-    seen: set[str] = set()
+    """The harness's pods in the order the list shows them, each with the background its
+    name is drawn on. The list is the column where most of the names stand (a tool may
+    name a pod elsewhere too: an incident line, an events pane), each name's first line
+    there. tmux's `capture-pane -e` writes an attribute only where it changes, so the
+    state runs on from one line to the next."""
+    found: list[tuple[int, str, str]] = []  # (column, name, background)
     bg = ""
     for line in screen.splitlines():
         at = 0
@@ -327,11 +331,21 @@ def probe_rows(screen: str) -> list[tuple[str, str]]:
             for sgr in SGR.finditer(line, at, m.start()):
                 bg = _background(sgr.group(1).split(";"), bg)
             at = m.start()
-            if m.group(0) not in seen:
-                seen.add(m.group(0))
-                rows.append((m.group(0), bg))
+            found.append((len(SGR.sub("", line[: m.start()])), m.group(0), bg))
         for sgr in SGR.finditer(line, at):
             bg = _background(sgr.group(1).split(";"), bg)
+    by_column: dict[int, set[str]] = {}
+    for column, name, _ in found:
+        by_column.setdefault(column, set()).add(name)
+    if not by_column:
+        return []
+    column = max(by_column, key=lambda c: len(by_column[c]))
+    rows: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for col, name, background in found:
+        if col == column and name not in seen:
+            seen.add(name)
+            rows.append((name, background))
     return rows
 
 

@@ -74,6 +74,7 @@ SIZE = ("160", "48")
 PROBE_NS = "default"
 ROWS = 6  # pods `bench-row-N` in PROBE_NS: the list the key test moves a cursor through
 KEYS = 20
+LOAD_WORKERS = 4
 # Setup steps, each one of:
 #   ("until", key, text)  that key (typed literally) every 2 s until the screen shows text
 #                         (a key sent before the app listens is lost)
@@ -141,22 +142,36 @@ class Api:
 
 
 class Load(threading.Thread):
-    """Annotation patches at a steady rate: changes every watcher has to take in."""
+    """Annotation patches at a steady rate: changes every watcher has to take in. Sent from
+    LOAD_WORKERS connections at once: one alone waits for each answer, and a big lab's
+    answers are slow enough (tens of ms at 50,000 pods) to hold it far below the rate."""
 
     def __init__(self, api: Api, rate: float) -> None:
         super().__init__(daemon=True)
         self.api, self.rate = api, rate
         self.stop = threading.Event()
         self.sent = 0
+        self._count = threading.Lock()
 
     def run(self) -> None:
         if self.rate <= 0:
             return
         refs = self.api.pod_refs()
-        interval, due = 1.0 / self.rate, time.perf_counter()
-        while not self.stop.is_set():
-            ns, name = refs[self.sent % len(refs)]
-            patch = {"metadata": {"annotations": {"bench/tick": str(self.sent)}}}
+        workers = [
+            threading.Thread(target=self._patch, args=(refs, w), daemon=True)
+            for w in range(LOAD_WORKERS)
+        ]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+
+    def _patch(self, refs: list[tuple[str, str]], worker: int) -> None:
+        interval = LOAD_WORKERS / self.rate
+        due, tick = time.perf_counter() + worker / self.rate, worker
+        while not self.stop.wait(max(0.0, due - time.perf_counter())):
+            ns, name = refs[tick % len(refs)]
+            patch = {"metadata": {"annotations": {"bench/tick": str(tick)}}}
             # A pod deleted under us: the next one will do.
             with contextlib.suppress(OSError, RuntimeError, http.client.HTTPException):
                 self.api.call(
@@ -165,9 +180,10 @@ class Load(threading.Thread):
                     patch,
                     "application/merge-patch+json",
                 )
-            self.sent += 1
+            with self._count:
+                self.sent += 1
+            tick += LOAD_WORKERS
             due += interval
-            self.stop.wait(max(0.0, due - time.perf_counter()))
 
 
 # --- one tool in tmux ------------------------------------------------------------------------

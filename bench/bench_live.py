@@ -36,7 +36,11 @@ For each tool and run:
   idle             CPU seconds (utime+stime from /proc) and bytes written to the terminal
                    (tmux pipe-pane) in --idle seconds with no object changing
 The background load patches an annotation of existing pods (outside `default`) at --load
-events/s (0: none).
+events/s (0: none), from LOAD_WORKERS connections; the rate it reached is in the table.
+
+Sizes: --pods 0 (the built-in n100 lab), or a synthetic lab of N pods (1000, 10000, 50000:
+the 50,000-pod lab serves after ~20 s). The table gives each measure's median over the runs
+with [min–max], and for each peer its median as a multiple of the cockpit's (x2.0: twice).
 """
 
 from __future__ import annotations
@@ -66,8 +70,8 @@ from bench_ui import serve  # the lab in a forked process, as a cluster would be
 
 HERE = Path(__file__).parent
 PEERS_DIR = HERE / ".peers"  # one venv per peer: bench/.peers/NAME
-# Each peer with the dependencies it asks for; every one of them requires Textual >= 8.0 and
-# kutop pins textual==8.2.8 and rich==15.0.0, the newest releases when these were published.
+# Each peer with the dependencies it asks for: korvid textual>=8.0, kuno textual>=8.2.8,
+# kutop textual==8.2.8 and rich==15.0.0 (8.2.8 is the newest Textual: kuno can have no other).
 PEERS = {"korvid": "0.6.0", "kutop": "0.6.0", "kuno": "0.2.2"}
 COCKPIT = str(Path(sys.executable).parent / "cockpit")
 SIZE = ("160", "48")

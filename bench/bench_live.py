@@ -202,6 +202,7 @@ class Tool:
     name: str
     command: list[str]
     first_marker: str  # shown once the tool has drawn itself
+    splash: str = ""  # or this, from a splash screen drawn before it
     ok_markers: tuple[str, ...] = ()
     env: str = ""  # extra environment, "NAME=value ..."
     # Typed once the tool has drawn itself (see COCKPIT_SETUP).
@@ -275,6 +276,7 @@ def tools(names: list[str], config: Path, baseline: str | None = None) -> list[T
                     "kuno",
                     [peer_bin("kuno", "python"), launcher, "-n", PROBE_NS],
                     "kuno",
+                    splash="╚═╝  ╚═╝ ╚═════╝",  # the foot of its block-letter logo
                     key_note="moves the highlighted row of its pods table (namespace default)",
                 )
             )
@@ -504,7 +506,8 @@ def measure(tool: Tool, api: Api, kubeconfig: Path, home: Path, args: Any) -> Re
     api.create_pod(probe)  # a row every tool shows from the start
     s = Session(tool, kubeconfig, home)
     try:
-        r.first = s.wait(lambda sc: tool.first_marker in sc, 60)
+        marks = [m for m in (tool.first_marker, tool.splash) if m]
+        r.first = s.wait(lambda sc: any(m in sc for m in marks), 60)
         run_setup(s, tool.setup)  # counted in what follows: from the launch, setup and all
         if s.wait(lambda sc: probe in sc, 300):
             r.pods = time.perf_counter() - s.started

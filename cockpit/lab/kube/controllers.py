@@ -65,7 +65,7 @@ class Controllers(
         self._event_names: dict[tuple[str, str, str], str] = {}  # (uid, reason, message) -> name
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._indexes: dict[tuple[str, str], tuple[int, dict]] = {}
+        self._indexes: dict[tuple[str, str], tuple[int, dict, dict]] = {}
         self._parse_cache: dict[str, tuple[str | None, Any]] = {}
         self._pdb_cache: dict[str, tuple[str | None, Pdb]] = {}
 

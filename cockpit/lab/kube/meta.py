@@ -179,7 +179,7 @@ class ControllerState:
     up_since: dict[str, float]
     profiles: dict[tuple[str, str], UsageProfile]
     pod_ip_next: int
-    _indexes: dict[tuple[str, str], tuple[int, dict]]
+    _indexes: dict[tuple[str, str], tuple[int, dict, dict]]
     _parse_cache: dict[str, tuple[str | None, Any]]
     _pdb_cache: dict[str, tuple[str | None, Pdb]]
 

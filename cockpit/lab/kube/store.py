@@ -122,6 +122,21 @@ class Store:
                 )
             return [e for e in self.events[resource] if e.rv > rv]
 
+    def recent_events(self, resource: str, rv: int) -> list[WatchEvent] | None:
+        """The events after rv, read from the newest back (a caller that asks often, with
+        few events since, does not walk the whole history); None when the history no
+        longer reaches back to rv."""
+        with self.changed:
+            if rv < self.oldest[resource]:
+                return None
+            newer: list[WatchEvent] = []
+            for event in reversed(self.events[resource]):
+                if event.rv <= rv:
+                    break
+                newer.append(event)
+            newer.reverse()
+            return newer
+
     def wait(self, timeout: float) -> None:
         with self.changed:
             self.changed.wait(timeout)

@@ -87,10 +87,12 @@ def _run_app(
 
     from cockpit.actions.connect import context_for
     from cockpit.inventory import from_config
+    from cockpit.memory import limit_arenas
     from cockpit.ui.app import CockpitApp  # textual is imported here and only here
 
     if readonly:
         config = replace(config, readonly=True)
+    limit_arenas()  # before the source threads: see cockpit.memory
     inventory = from_config(config)
     inventory.start()
     try:

@@ -41,6 +41,7 @@ from cockpit.alloc.live_ledger import LiveLedger
 from cockpit.alloc.thresholds import DEFAULT_THRESHOLDS, Thresholds
 from cockpit.detail import peer_key
 from cockpit.inventory import LAYERS, Listener
+from cockpit.memory import release_free_memory
 from cockpit.model import Snapshot
 from cockpit.relations import KINDS, Kind, Relations, Selection
 from cockpit.sources.health import Health, SourceError
@@ -913,7 +914,9 @@ class CockpitApp(ActionKeys):
             return
         health = self.inventory.health().values()
         if all(h.state in ("ok", "unconfigured") for h in health):
+            gc.collect()
             gc.freeze()
+            release_free_memory()
             self._heap_settled = True
 
     def status_text(self) -> str:

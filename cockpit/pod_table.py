@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Set
 from dataclasses import replace
-from typing import Any
 
 from cockpit.model import Pod, Resources
 
@@ -33,32 +32,50 @@ class PodTable:
     ) -> tuple[list[PodKey], list[PodKey], list[PodKey]]:
         """Bring the table up to `pods` and `usage`; (added, modified, removed) keys.
         `changes` names every key that may differ since the last update, or is None when
-        anything may (then every pod is looked at). A usage mapping that is not the very
-        one of the last update counts as "anything may"."""
-        if changes is None or usage is not self._usage:
-            keys: Any = pods.keys() | self.records.keys()
-        else:
-            keys = changes
+        anything may. A usage mapping that is not the very one of the last update counts as
+        "anything may". The records keep the source's order (the engine breaks ties by it)."""
+        whole = changes is None or usage is not self._usage
         self._usage = usage
+        if whole:
+            return self._rebuild(pods, usage)
         added, modified, removed = [], [], []
-        records, parts = self.records, self._parts
-        for key in keys:
+        for key in changes or ():
             pod = pods.get(key)
-            old = records.get(key)
             if pod is None:
-                if old is not None:
-                    del records[key], parts[key]
+                if self.records.pop(key, None) is not None:
+                    del self._parts[key]
                     removed.append(key)
                 continue
-            u = usage.get(key)
-            kept = parts.get(key)
-            if kept is not None and kept[0] is pod and kept[1] == u:
-                continue  # neither the pod nor its usage moved: the same record
-            record = pod if u is None else replace(pod, usage=u)
-            parts[key] = (pod, u)
+            old = self.records.get(key)
+            record = self._merge(key, pod, usage.get(key))
             if old is None:
                 added.append(key)
-            elif old != record:
+            elif old is not record and old != record:
                 modified.append(key)
-            records[key] = record
+            self.records[key] = record
         return added, modified, removed
+
+    def _rebuild(
+        self, pods: Mapping[PodKey, Pod], usage: Mapping[PodKey, Resources]
+    ) -> tuple[list[PodKey], list[PodKey], list[PodKey]]:
+        before = self.records
+        self.records = {key: self._merge(key, pod, usage.get(key)) for key, pod in pods.items()}
+        added, modified = [], []
+        for key, record in self.records.items():
+            old = before.get(key)
+            if old is None:
+                added.append(key)
+            elif old is not record and old != record:
+                modified.append(key)
+        removed = [key for key in before if key not in pods]
+        for key in removed:
+            del self._parts[key]
+        return added, modified, removed
+
+    def _merge(self, key: PodKey, pod: Pod, usage: Resources | None) -> Pod:
+        """The pod with its usage; the same record as last time when neither moved."""
+        kept = self._parts.get(key)
+        if kept is not None and kept[0] is pod and kept[1] == usage:
+            return self.records[key]
+        self._parts[key] = (pod, usage)
+        return pod if usage is None else replace(pod, usage=usage)

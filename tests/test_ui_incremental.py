@@ -108,9 +108,14 @@ async def test_panes_after_random_changes_equal_a_screen_built_from_scratch():
             app.select("node", "worker-1")  # pods of worker-1 carry the related mark
             probes: list[str] = []
             cordoned: set[str] = set()
-            for step in range(14):
-                change = rng.choice(("run", "run", "delete", "fail", "scale", "cordon"))
-                if change == "run" or not probes:
+            for step in range(18):
+                change = rng.choice(("run", "run", "delete", "fail", "scale", "cordon", "select"))
+                if change == "select":
+                    # Only the marks move: the rows whose mark flipped are patched.
+                    kind = rng.choice(("pod", "node", "host", "guest"))
+                    app.select(kind, rng.choice(sorted(app.table(kind).shown)))
+                    await pilot.pause()
+                elif change == "run" or not probes:
                     name = f"probe-{step}"
                     _run_pod(lab, name)
                     probes.append(name)
@@ -153,6 +158,7 @@ async def test_panes_after_random_changes_equal_a_screen_built_from_scratch():
                     )
             # Whatever else the lab's controllers did meanwhile has been published too.
             inventory.publish()
+            app.select("node", "worker-1")  # as the scratch screen below
             await pilot.pause()
             # Ages move once a minute on the live screen; the scratch screen reads them at
             # the last snapshot's clock, so bring the live one to the same minute first.

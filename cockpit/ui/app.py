@@ -790,19 +790,22 @@ class CockpitApp(ActionKeys):
 
     def _patch_pod_view(self, view: tuple[Any, ...], only: frozenset[str] | set[str]) -> bool:
         """The pods pane by patching the rows it was last given, when no pod came, went or
-        moved since and the view (filter, related-only, grouping, selection) is the same: a
-        copy of the dict and the changed keys instead of a pass over every row. False when
+        moved since and the view (filter, related-only, grouping; the selection too when
+        only related rows show) is the same: a copy of the dict and the changed keys (which
+        include an old and a new selection) instead of a pass over every row. False when
         that cannot be done; the caller then builds every row."""
         cached = self._pod_view
         content = self.content["pod"]
+        needle, hide_unrelated, _, selected = view
         if (
             cached is None
-            or cached[0] != view
+            # The selection is a mark like any other, unless it decides which rows show.
+            or cached[0][:3] != view[:3]
+            or (hide_unrelated and cached[0][3] != selected)
             or cached[1] != self._pod_rows.version
             or self._pod_rows.rows is not content
         ):
             return False
-        needle, hide_unrelated, _, selected = view
         related = self.related.get("pod", set())
         rows = dict(cached[3])
         for key in only:
@@ -939,10 +942,18 @@ class CockpitApp(ActionKeys):
     def _select(self, selection: Selection) -> None:
         if selection == self.selection:
             return
+        previous, before = self.selection, self.related
         self.selection = selection
         self.related = self._relatives()
         for kind in KINDS:
-            self._render(kind)
+            if self.related_only:  # rows come and go with the selection: build them all
+                self._render(kind)
+                continue
+            # Only the marks move: the rows whose mark flipped and the old and new
+            # selection. A full pass over 10,000 pods per cursor step made keys lag.
+            only = self.related.get(kind, set()) ^ before.get(kind, set())
+            only |= {s[1] for s in (previous, selection) if s is not None and s[0] == kind}
+            self._render(kind, frozenset(only))
         self._render_gauge()
 
     def on_virtual_table_cursor_moved(self, event: VirtualTable.CursorMoved) -> None:

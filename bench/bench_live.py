@@ -217,37 +217,29 @@ def peer_bin(name: str, command: str) -> str:
     return str(PEERS_DIR / name / "bin" / command)
 
 
+def cockpit_tool(name: str, command: list[str], config: Path, env: str = "") -> Tool:
+    return Tool(
+        name,
+        [*command, "--config", str(config), "--readonly"],
+        "Homelab Cockpit",
+        ok_markers=("kube ok", "proxmox ok", "tailscale ok"),
+        env=env,
+        setup=COCKPIT_SETUP,
+        key_setup=("Home",),
+        key_note="moves the cursor (◆) of the pods pane, filtered to default/",
+    )
+
+
 def tools(names: list[str], config: Path, baseline: str | None = None) -> list[Tool]:
-    cockpit_note = "moves the cursor (◆) of the pods pane, filtered to default/"
     out = []
     for name in names:
         if name == "cockpit":
-            out.append(
-                Tool(
-                    "cockpit",
-                    [COCKPIT, "--config", str(config), "--readonly"],
-                    "Homelab Cockpit",
-                    ok_markers=("kube ok", "proxmox ok", "tailscale ok"),
-                    setup=COCKPIT_SETUP,
-                    key_setup=("Home",),
-                    key_note=cockpit_note,
-                )
-            )
+            out.append(cockpit_tool("cockpit", [COCKPIT], config))
         elif name == "baseline":
             # Another checkout of the cockpit (e.g. `git archive` of an older commit), run
             # by this venv's Python: before/after figures from one run on one machine.
-            out.append(
-                Tool(
-                    "baseline",
-                    [sys.executable, "-m", "cockpit", "--config", str(config), "--readonly"],
-                    "Homelab Cockpit",
-                    ok_markers=("kube ok", "proxmox ok", "tailscale ok"),
-                    env=f"PYTHONPATH={baseline}",
-                    setup=COCKPIT_SETUP,
-                    key_setup=("Home",),
-                    key_note=cockpit_note,
-                )
-            )
+            command = [sys.executable, "-m", "cockpit"]
+            out.append(cockpit_tool("baseline", command, config, f"PYTHONPATH={baseline}"))
         elif name == "korvid":
             out.append(
                 Tool(
